@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/** `quire serve`: run the server from flags and environment variables until SIGTERM/SIGINT. */
+import { createServer } from './server.js'
+import { ConfigError, SETTINGS, parseServeConfig } from './config.js'
+import { DataDirInUseError } from './storage/doc-store.js'
+
+const USAGE = [
+  'Usage: quire serve [options]',
+  '',
+  'Options (flag, environment variable, default):',
+  ...Object.values(SETTINGS).map((s) => `  ${(s.flag + (s.flag === '--fsync' ? '' : ' <value>')).padEnd(30)} ${s.env.padEnd(22)} ${s.default.padEnd(10)} ${s.help}`),
+].join('\n')
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`quire: ${message}\n`)
+  process.exit(code)
+}
+
+async function serve(argv: string[]): Promise<void> {
+  let config
+  try {
+    config = parseServeConfig(argv)
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, 2)
+    throw error
+  }
+  const app = createServer({
+    dataDir: config.dataDir,
+    fsync: config.fsync,
+    maxFrameBytes: config.maxFrameBytes,
+    compactAfterUpdates: config.compactAfterUpdates,
+    compactAfterBytes: config.compactAfterBytes,
+    logger: { level: config.logLevel },
+  })
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (error) {
+    await app.close().catch(() => {})
+    if (error instanceof DataDirInUseError) fail(error.message, 1)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is already in use`, 1)
+    if (code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.host}: address not available`, 1)
+    fail(`cannot start: ${(error as Error).message}`, 1)
+  }
+  let stopping = false
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) fail(`second ${signal}, exiting without a clean shutdown`, 1)
+    stopping = true
+    app.log.info({ signal }, 'shutting down')
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+const [command, ...rest] = process.argv.slice(2)
+if (command === 'serve') {
+  await serve(rest)
+} else if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  process.stdout.write(USAGE + '\n')
+  process.exit(command === undefined ? 2 : 0)
+} else {
+  fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`, 2)
+}

@@ -1,0 +1,255 @@
+/**
+ * The default DocStore: one LevelDB database per server, three sublevels.
+ *
+ *   meta  name            → DocMeta (JSON): sizes, sequence numbers, timestamps
+ *   base  name            → compacted state (Yjs v1 update) covering seq ≤ meta.baseSeq
+ *   log   name \0 seq(hex) → one update; only entries with seq > meta.baseSeq are live
+ *
+ * Appends are group-committed: the updates of one event-loop turn and the meta of every
+ * document they touch go in one atomic batch. Compaction writes the new base and deletes the
+ * log entries it covers in one batch too, so a crash at any point leaves a loadable document.
+ */
+import { mkdir } from 'node:fs/promises'
+import * as Y from 'yjs'
+import { Level } from 'level'
+import { GroupCommit } from './group-commit.js'
+import {
+  DataDirInUseError,
+  type AppendResult,
+  type DocInfo,
+  type DocStore,
+  type LoadedDoc,
+  type LogEntry,
+  type Snapshot,
+} from './doc-store.js'
+
+export interface LevelStoreOptions {
+  /** Flush each batch to the disk (fsync) before acknowledging it: survives power loss, costs latency. */
+  fsync?: boolean
+  /** Compaction is due once the log holds this many updates… */
+  compactAfterUpdates?: number
+  /** …or this many bytes. */
+  compactAfterBytes?: number
+}
+
+interface DocMeta {
+  seq: number
+  baseSeq: number
+  baseBytes: number
+  logUpdates: number
+  logBytes: number
+  createdAt: number
+  updatedAt: number
+}
+
+type Bytes = Uint8Array
+type Sub<V> = ReturnType<Level<string, Bytes>['sublevel']> & { __value?: V }
+// abstract-level accepts a `sublevel` on batch operations; its generic types do not model that well.
+type BatchOp =
+  | { type: 'put'; sublevel: Sub<unknown>; key: string; value: unknown }
+  | { type: 'del'; sublevel: Sub<unknown>; key: string }
+
+const SEQ_WIDTH = 13 // hex digits: 2^52 updates per document
+
+const logKey = (name: string, seq: number) => `${name}\u0000${seq.toString(16).padStart(SEQ_WIDTH, '0')}`
+const logRangeEnd = (name: string) => `${name}\u0001`
+const seqOfLogKey = (key: string) => parseInt(key.slice(key.length - SEQ_WIDTH), 16)
+
+export class LevelDocStore implements DocStore {
+  private readonly meta: Sub<DocMeta>
+  private readonly base: Sub<Bytes>
+  private readonly log: Sub<Bytes>
+  private readonly metas = new Map<string, DocMeta>()
+  private readonly metaReads = new Map<string, Promise<DocMeta>>()
+  private readonly dirty = new Set<string>()
+  private committing: string[] = []
+  private readonly compactions = new Map<string, Promise<void>>()
+  private readonly writer: GroupCommit<BatchOp>
+  private readonly compactAfterUpdates: number
+  private readonly compactAfterBytes: number
+
+  private constructor(
+    private readonly db: Level<string, Bytes>,
+    options: LevelStoreOptions,
+  ) {
+    this.meta = db.sublevel('meta', { valueEncoding: 'json' }) as Sub<DocMeta>
+    this.base = db.sublevel('base', { valueEncoding: 'view' }) as Sub<Bytes>
+    this.log = db.sublevel('log', { valueEncoding: 'view' }) as Sub<Bytes>
+    this.compactAfterUpdates = options.compactAfterUpdates ?? 1000
+    this.compactAfterBytes = options.compactAfterBytes ?? 1024 * 1024
+    const sync = options.fsync ?? false
+    this.writer = new GroupCommit<BatchOp>(
+      async (ops) => {
+        try {
+          await this.db.batch(ops as never, { sync })
+        } catch (error) {
+          // The cached metas now run ahead of the disk; read them again next time.
+          for (const name of this.committing) this.forgetMeta(name)
+          throw error
+        }
+      },
+      (ops) => {
+        this.committing = [...this.dirty]
+        for (const name of this.dirty) {
+          const meta = this.metas.get(name)
+          if (meta) ops.push({ type: 'put', sublevel: this.meta, key: name, value: { ...meta } })
+        }
+        this.dirty.clear()
+      },
+    )
+  }
+
+  /** Opens (creating if needed) the database in `dir`. Fails with DataDirInUseError if another process has it. */
+  static async open(dir: string, options: LevelStoreOptions = {}): Promise<LevelDocStore> {
+    await mkdir(dir, { recursive: true })
+    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (error) {
+      if ((error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') {
+        throw new DataDirInUseError(dir)
+      }
+      throw error
+    }
+    return new LevelDocStore(db, options)
+  }
+
+  async load(name: string): Promise<LoadedDoc> {
+    await this.writer.barrier()
+    const meta = await this.readMeta(name)
+    const updates: Uint8Array[] = []
+    if (meta.baseSeq > 0) {
+      const base = await this.base.get(name)
+      if (base) updates.push(base as Bytes)
+    }
+    let seq = meta.seq
+    for await (const [key, update] of this.log.iterator({ gt: logKey(name, meta.baseSeq), lt: logRangeEnd(name) })) {
+      updates.push(update as Bytes)
+      seq = Math.max(seq, seqOfLogKey(key))
+    }
+    meta.seq = seq
+    return { updates, seq }
+  }
+
+  async append(name: string, update: Uint8Array): Promise<AppendResult> {
+    // Synchronous when the meta is cached, so seqs follow call order; otherwise callers for the
+    // same document share one read and resume in call order.
+    const meta = this.metas.get(name) ?? (await this.readMeta(name))
+    const seq = ++meta.seq
+    meta.logUpdates++
+    meta.logBytes += update.byteLength
+    meta.updatedAt = Date.now()
+    this.dirty.add(name)
+    await this.writer.add([{ type: 'put', sublevel: this.log, key: logKey(name, seq), value: update }])
+    return {
+      seq,
+      compactionDue: meta.logUpdates >= this.compactAfterUpdates || meta.logBytes >= this.compactAfterBytes,
+    }
+  }
+
+  async readSince(name: string, seq: number): Promise<LogEntry[] | null> {
+    await this.writer.barrier()
+    const meta = await this.readMeta(name)
+    if (seq < meta.baseSeq) return null
+    const entries: LogEntry[] = []
+    for await (const [key, update] of this.log.iterator({ gt: logKey(name, seq), lt: logRangeEnd(name) })) {
+      entries.push({ seq: seqOfLogKey(key), update: update as Bytes })
+    }
+    return entries
+  }
+
+  compact(name: string, snapshot?: Snapshot): Promise<void> {
+    // One compaction per document at a time; different documents compact independently.
+    const previous = this.compactions.get(name) ?? Promise.resolve()
+    const next = previous.then(() => this.compactNow(name, snapshot))
+    const settled = next.catch(() => {})
+    this.compactions.set(name, settled)
+    void settled.then(() => {
+      if (this.compactions.get(name) === settled) this.compactions.delete(name)
+    })
+    return next
+  }
+
+  private async compactNow(name: string, snapshot?: Snapshot): Promise<void> {
+    snapshot ??= await this.mergeStored(name)
+    // Every update up to snapshot.seq must be on disk before its log entries can be listed.
+    await this.writer.barrier()
+    const meta = await this.readMeta(name)
+    if (snapshot.seq <= meta.baseSeq) return
+    const covered: string[] = []
+    let coveredBytes = 0
+    for await (const [key, update] of this.log.iterator({ gt: logKey(name, meta.baseSeq), lte: logKey(name, snapshot.seq) })) {
+      covered.push(key)
+      coveredBytes += (update as Bytes).byteLength
+    }
+    meta.baseSeq = snapshot.seq
+    meta.baseBytes = snapshot.state.byteLength
+    meta.logUpdates = Math.max(0, meta.logUpdates - covered.length)
+    meta.logBytes = Math.max(0, meta.logBytes - coveredBytes)
+    this.dirty.add(name)
+    await this.writer.add([
+      { type: 'put', sublevel: this.base, key: name, value: snapshot.state },
+      ...covered.map((key): BatchOp => ({ type: 'del', sublevel: this.log, key })),
+    ])
+  }
+
+  private async mergeStored(name: string): Promise<Snapshot> {
+    const { updates, seq } = await this.load(name)
+    const doc = new Y.Doc()
+    try {
+      doc.transact(() => {
+        for (const update of updates) Y.applyUpdate(doc, update)
+      })
+      return { state: Y.encodeStateAsUpdate(doc), seq }
+    } finally {
+      doc.destroy()
+    }
+  }
+
+  async info(name: string): Promise<DocInfo | null> {
+    const meta = await this.readMeta(name)
+    if (meta.seq === 0) return null
+    return {
+      name,
+      seq: meta.seq,
+      bytes: meta.baseBytes + meta.logBytes,
+      logUpdates: meta.logUpdates,
+      createdAt: meta.createdAt,
+      updatedAt: meta.updatedAt,
+    }
+  }
+
+  release(name: string): void {
+    if (!this.dirty.has(name) && !this.compactions.has(name)) this.metas.delete(name)
+  }
+
+  async close(): Promise<void> {
+    await this.writer.barrier().catch(() => {})
+    await this.db.close()
+  }
+
+  private readMeta(name: string): Promise<DocMeta> {
+    const cached = this.metas.get(name)
+    if (cached) return Promise.resolve(cached)
+    let read = this.metaReads.get(name)
+    if (!read) {
+      read = (async () => {
+        const stored = (await this.meta.get(name)) as DocMeta | undefined
+        const now = Date.now()
+        const meta = this.metas.get(name) ?? stored ?? {
+          seq: 0, baseSeq: 0, baseBytes: 0, logUpdates: 0, logBytes: 0, createdAt: now, updatedAt: now,
+        }
+        this.metas.set(name, meta)
+        return meta
+      })()
+      this.metaReads.set(name, read)
+      const forget = () => this.metaReads.delete(name)
+      read.then(forget, forget)
+    }
+    return read
+  }
+
+  private forgetMeta(name: string): void {
+    this.metas.delete(name)
+  }
+}

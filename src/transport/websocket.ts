@@ -1,0 +1,157 @@
+/**
+ * WebSocket transport: takes over HTTP upgrades on the Fastify server, maps the URL path to a
+ * document, and pipes frames between the socket and its Room. Every upgrade under `basePath` is a
+ * document, whatever HTTP routes exist, so any document name is reachable.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocket, WebSocketServer, type RawData } from 'ws'
+import type { FastifyInstance } from 'fastify'
+import { CloseCode, ProtocolError, closeReason } from '../protocol/close-codes.js'
+import { documentNameFromUrl } from '../protocol/document-name.js'
+import { decodeClientMessage } from '../protocol/messages.js'
+import type { Logger, Peer } from '../room/peer.js'
+import type { Room } from '../room/room.js'
+import type { RoomRegistry } from '../room/registry.js'
+
+export interface WebSocketOptions {
+  /** URL path under which every upgrade is a document (default `/`). */
+  basePath: string
+  /** Largest accepted frame; bigger frames close the socket with 1009. */
+  maxFrameBytes: number
+  /** Interval of WebSocket pings; a socket that missed the previous pong is terminated. */
+  pingIntervalMs: number
+}
+
+let nextConnectionId = 0
+
+export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, options: WebSocketOptions): void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false })
+  const alive = new WeakMap<WebSocket, boolean>()
+  let accepting = true
+
+  const base = options.basePath.endsWith('/') ? options.basePath : options.basePath + '/'
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = req.url ?? '/'
+    if (!url.startsWith(base)) {
+      // Not ours: leave it to another upgrade listener if there is one.
+      if (app.server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found')
+      return
+    }
+    if (!accepting) return rejectUpgrade(socket, 503, 'Service Unavailable')
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      alive.set(ws, true)
+      ws.on('pong', () => alive.set(ws, true))
+      serveConnection(ws, url, base, registry, app.log)
+    })
+  }
+  app.server.on('upgrade', onUpgrade)
+
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate()
+        continue
+      }
+      alive.set(ws, false)
+      ws.ping()
+    }
+  }, options.pingIntervalMs)
+  heartbeat.unref()
+
+  app.addHook('preClose', async () => {
+    accepting = false
+    clearInterval(heartbeat)
+    app.server.off('upgrade', onUpgrade)
+    await closeAll(wss)
+  })
+}
+
+function serveConnection(ws: WebSocket, url: string, base: string, registry: RoomRegistry, appLog: Logger): void {
+  const id = (++nextConnectionId).toString(36)
+  let name: string
+  try {
+    name = documentNameFromUrl(url, base)
+  } catch (error) {
+    const reason = error instanceof ProtocolError ? error.message : 'invalid document name'
+    ws.close(CloseCode.badDocumentName, closeReason(reason))
+    return
+  }
+  const log = (appLog as unknown as { child(b: object): Logger }).child({ room: name, conn: id })
+  const peer: Peer = {
+    id,
+    send: (message) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(message)
+    },
+    close: (code, reason) => {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, closeReason(reason))
+    },
+  }
+  let room: Room | null = null
+  let closed = false
+  const queued: Array<{ data: RawData; isBinary: boolean }> = []
+
+  const handle = (data: RawData, isBinary: boolean): void => {
+    if (closed || !room) return
+    try {
+      if (!isBinary) throw new ProtocolError(CloseCode.unsupportedData, 'text frames are not supported')
+      room.receive(peer, decodeClientMessage(toBytes(data)))
+    } catch (error) {
+      closed = true
+      room.leave(peer)
+      if (error instanceof ProtocolError) {
+        log.warn({ code: error.code, reason: error.message }, 'closing connection after a bad frame')
+        peer.close(error.code, error.message)
+      } else {
+        log.error({ err: error }, 'unexpected error while handling a frame')
+        peer.close(CloseCode.internalError, 'internal error')
+      }
+    }
+  }
+
+  ws.on('message', (data, isBinary) => {
+    if (room) handle(data, isBinary)
+    else queued.push({ data, isBinary }) // frames wait until the document is loaded
+  })
+  ws.on('close', (code) => {
+    closed = true
+    room?.leave(peer)
+    log.debug({ code }, 'connection closed')
+  })
+  ws.on('error', (error) => log.warn({ err: error }, 'websocket error'))
+
+  registry.join(name, peer).then(
+    (joined) => {
+      room = joined
+      if (closed) return joined.leave(peer)
+      for (const frame of queued.splice(0)) handle(frame.data, frame.isBinary)
+    },
+    (error: unknown) => {
+      log.error({ err: error }, 'could not load document')
+      peer.close(CloseCode.internalError, 'could not load document')
+    },
+  )
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data)
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+}
+
+/** Sends 1001 to every socket and waits (briefly) for the closing handshakes. */
+async function closeAll(wss: WebSocketServer): Promise<void> {
+  const sockets = [...wss.clients]
+  const closed = sockets.map((ws) => new Promise<void>((resolve) => {
+    if (ws.readyState === WebSocket.CLOSED) return resolve()
+    ws.once('close', () => resolve())
+    ws.close(CloseCode.goingAway, 'server shutting down')
+  }))
+  const grace = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())
+  await Promise.race([Promise.all(closed), grace])
+  for (const ws of sockets) if (ws.readyState !== WebSocket.CLOSED) ws.terminate()
+  await new Promise<void>((resolve) => wss.close(() => resolve()))
+}
