@@ -11,6 +11,9 @@ import { createServer, type CreateServerOptions } from '../src/index.js'
 
 const cleanups: Array<() => Promise<void>> = []
 
+// Every y-websocket provider adds a process 'exit' listener; tests create dozens.
+process.setMaxListeners(200)
+
 /** Runs registered cleanups (servers, providers, temp dirs), newest first. Call in afterEach. */
 export async function cleanup(): Promise<void> {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => {})
