@@ -47,7 +47,8 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
       ) as Record<string, { type: 'string' | 'boolean' }>,
     }))
   } catch (error) {
-    throw new ConfigError((error as Error).message)
+    // parseArgs explains some mistakes over several lines; start-up errors are one line.
+    throw new ConfigError((error as Error).message.replace(/\s*\n\s*/g, ' '))
   }
   const raw = (name: SettingName): string => {
     const flag = values[name]

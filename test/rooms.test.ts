@@ -83,7 +83,7 @@ describe('room lifecycle', () => {
     const b = connect(server.url, 'fragile')
     await Promise.all([synced(a), synced(b)])
     const closes: number[] = []
-    b.on('connection-close', (event: CloseEvent | null) => event && closes.push(event.code))
+    b.on('connection-close', (event: { code: number } | null) => event && closes.push(event.code))
 
     stats.failAppends = true
     a.doc.getText('t').insert(0, 'unsaved')
