@@ -40,6 +40,7 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
     }
     if (!accepting) return rejectUpgrade(socket, 503, 'Service Unavailable')
     wss.handleUpgrade(req, socket, head, (ws) => {
+      explainFrameErrors(ws, options.maxFrameBytes)
       alive.set(ws, true)
       ws.on('pong', () => alive.set(ws, true))
       serveConnection(ws, url, base, registry, app.log)
@@ -131,6 +132,21 @@ function serveConnection(ws: WebSocket, url: string, base: string, registry: Roo
       peer.close(CloseCode.internalError, 'could not load document')
     },
   )
+}
+
+/**
+ * `ws` rejects oversized or broken frames itself and closes with a bare code, before any
+ * listener runs. Give those closes a reason the client can read, like every other close.
+ */
+function explainFrameErrors(ws: WebSocket, maxFrameBytes: number): void {
+  const reasons: Record<number, string> = {
+    [CloseCode.messageTooBig]: `frame larger than ${maxFrameBytes} bytes`,
+    [CloseCode.protocolError]: 'invalid WebSocket frame',
+    [CloseCode.invalidPayload]: 'invalid UTF-8 in text frame',
+  }
+  const close = ws.close.bind(ws)
+  ws.close = (code?: number, reason?: string | Buffer) =>
+    close(code, reason ?? (code === undefined ? undefined : reasons[code]))
 }
 
 function toBytes(data: RawData): Uint8Array {
