@@ -78,7 +78,9 @@ function serveConnection(ws: WebSocket, url: string, base: string, registry: Roo
     ws.close(CloseCode.badDocumentName, closeReason(reason))
     return
   }
-  const log = (appLog as unknown as { child(b: object): Logger }).child({ room: name, conn: id })
+  // A child logger per connection costs memory on every idle socket; make it on first use.
+  let childLog: Logger | undefined
+  const log = (): Logger => (childLog ??= (appLog as unknown as { child(b: object): Logger }).child({ room: name, conn: id }))
   const peer: Peer = {
     id,
     send: (message) => {
@@ -101,10 +103,10 @@ function serveConnection(ws: WebSocket, url: string, base: string, registry: Roo
       closed = true
       room.leave(peer)
       if (error instanceof ProtocolError) {
-        log.warn({ code: error.code, reason: error.message }, 'closing connection after a bad frame')
+        log().warn({ code: error.code, reason: error.message }, 'closing connection after a bad frame')
         peer.close(error.code, error.message)
       } else {
-        log.error({ err: error }, 'unexpected error while handling a frame')
+        log().error({ err: error }, 'unexpected error while handling a frame')
         peer.close(CloseCode.internalError, 'internal error')
       }
     }
@@ -117,9 +119,9 @@ function serveConnection(ws: WebSocket, url: string, base: string, registry: Roo
   ws.on('close', (code) => {
     closed = true
     room?.leave(peer)
-    log.debug({ code }, 'connection closed')
+    log().debug({ code }, 'connection closed')
   })
-  ws.on('error', (error) => log.warn({ err: error }, 'websocket error'))
+  ws.on('error', (error) => log().warn({ err: error }, 'websocket error'))
 
   registry.join(name, peer).then(
     (joined) => {
@@ -128,7 +130,7 @@ function serveConnection(ws: WebSocket, url: string, base: string, registry: Roo
       for (const frame of queued.splice(0)) handle(frame.data, frame.isBinary)
     },
     (error: unknown) => {
-      log.error({ err: error }, 'could not load document')
+      log().error({ err: error }, 'could not load document')
       peer.close(CloseCode.internalError, 'could not load document')
     },
   )
