@@ -49,6 +49,7 @@ export const quire = fp<QuireOptions>(
         fsync: options.fsync,
         compactAfterUpdates: options.compactAfterUpdates,
         compactAfterBytes: options.compactAfterBytes,
+        log: app.log,
       }))
     const registry = new RoomRegistry(store, app.log)
     attachWebSocket(app, registry, {

@@ -8,10 +8,4 @@ export interface Peer {
   close(code: number, reason: string): void
 }
 
-/** The subset of pino's logger the room layer uses, so it never depends on Fastify. */
-export interface Logger {
-  debug(obj: object, msg?: string): void
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
+export type { Logger } from '../logger.js'

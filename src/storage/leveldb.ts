@@ -13,6 +13,7 @@ import { mkdir } from 'node:fs/promises'
 import * as Y from 'yjs'
 import { Level } from 'level'
 import { GroupCommit } from './group-commit.js'
+import { silentLogger, type Logger } from '../logger.js'
 import {
   DataDirInUseError,
   type AppendResult,
@@ -30,6 +31,13 @@ export interface LevelStoreOptions {
   compactAfterUpdates?: number
   /** …or this many bytes. */
   compactAfterBytes?: number
+  /**
+   * When a document is released with at least this many bytes superseded by its compactions,
+   * ask LevelDB to compact its key range so the disk space comes back now, not eventually.
+   */
+  reclaimAfterBytes?: number
+  /** Where background failures (space reclamation) are reported. */
+  log?: Logger
 }
 
 interface DocMeta {
@@ -64,9 +72,14 @@ export class LevelDocStore implements DocStore {
   private readonly dirty = new Set<string>()
   private committing: string[] = []
   private readonly compactions = new Map<string, Promise<void>>()
+  /** Bytes each document's compactions superseded since its key range was last compacted. */
+  private readonly superseded = new Map<string, number>()
+  private readonly reclaims = new Set<Promise<void>>()
   private readonly writer: GroupCommit<BatchOp>
   private readonly compactAfterUpdates: number
   private readonly compactAfterBytes: number
+  private readonly reclaimAfterBytes: number
+  private readonly logger: Logger
 
   private constructor(
     private readonly db: Level<string, Bytes>,
@@ -77,6 +90,8 @@ export class LevelDocStore implements DocStore {
     this.log = db.sublevel('log', { valueEncoding: 'view' }) as Sub<Bytes>
     this.compactAfterUpdates = options.compactAfterUpdates ?? 1000
     this.compactAfterBytes = options.compactAfterBytes ?? 1024 * 1024
+    this.reclaimAfterBytes = options.reclaimAfterBytes ?? 1024 * 1024
+    this.logger = options.log ?? silentLogger
     const sync = options.fsync ?? false
     this.writer = new GroupCommit<BatchOp>(
       async (ops) => {
@@ -182,6 +197,7 @@ export class LevelDocStore implements DocStore {
       covered.push(key)
       coveredBytes += (update as Bytes).byteLength
     }
+    this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + coveredBytes)
     meta.baseSeq = snapshot.seq
     meta.baseBytes = snapshot.state.byteLength
     meta.logUpdates = Math.max(0, meta.logUpdates - covered.length)
@@ -221,9 +237,24 @@ export class LevelDocStore implements DocStore {
 
   release(name: string): void {
     if (!this.dirty.has(name) && !this.compactions.has(name)) this.metas.delete(name)
+    if ((this.superseded.get(name) ?? 0) >= this.reclaimAfterBytes) this.reclaimSpace(name)
+  }
+
+  /** LevelDB drops superseded values only when it compacts their files; do that for one document now. */
+  private reclaimSpace(name: string): void {
+    this.superseded.delete(name)
+    // `level` re-exports classic-level on Node; its types leave compactRange out.
+    const db = this.db as unknown as { compactRange(start: string, end: string): Promise<void> }
+    const reclaim = (async () => {
+      await db.compactRange(this.log.prefix + logKey(name, 0), this.log.prefix + logRangeEnd(name))
+      await db.compactRange(this.base.prefix + name, this.base.prefix + name)
+    })().catch((error: unknown) => this.logger.warn({ err: error, doc: name }, 'reclaiming disk space failed'))
+    this.reclaims.add(reclaim)
+    void reclaim.finally(() => this.reclaims.delete(reclaim))
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.reclaims)
     await this.writer.barrier().catch(() => {})
     await this.db.close()
   }

@@ -141,14 +141,21 @@ function serveConnection(ws: WebSocket, url: string, base: string, registry: Roo
  * listener runs. Give those closes a reason the client can read, like every other close.
  */
 function explainFrameErrors(ws: WebSocket, maxFrameBytes: number): void {
-  const reasons: Record<number, string> = {
-    [CloseCode.messageTooBig]: `frame larger than ${maxFrameBytes} bytes`,
-    [CloseCode.protocolError]: 'invalid WebSocket frame',
-    [CloseCode.invalidPayload]: 'invalid UTF-8 in text frame',
-  }
   const close = ws.close.bind(ws)
-  ws.close = (code?: number, reason?: string | Buffer) =>
-    close(code, reason ?? (code === undefined ? undefined : reasons[code]))
+  ws.close = (code?: number, reason?: string | Buffer) => close(code, reason ?? frameErrorReason(code, maxFrameBytes))
+}
+
+function frameErrorReason(code: number | undefined, maxFrameBytes: number): string | undefined {
+  switch (code) {
+    case CloseCode.messageTooBig:
+      return `frame larger than ${maxFrameBytes} bytes`
+    case CloseCode.protocolError:
+      return 'invalid WebSocket frame'
+    case CloseCode.invalidPayload:
+      return 'invalid UTF-8 in text frame'
+    default:
+      return undefined
+  }
 }
 
 function toBytes(data: RawData): Uint8Array {
