@@ -1,8 +1,10 @@
-# Build stage: install everything, compile TypeScript.
+# Build stage: install everything, compile TypeScript, bundle the web pages.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
+COPY web ./web
+COPY scripts ./scripts
 RUN npm ci && npm prune --omit=dev
 
 # Runtime stage: compiled code and production dependencies only.
@@ -16,5 +18,6 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 1234
+HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form so SIGTERM reaches Quire, which flushes and closes the database before exiting.
 CMD ["node", "dist/cli.js", "serve"]

@@ -28,9 +28,14 @@ async function serve(argv: string[]): Promise<void> {
     dataDir: config.dataDir,
     fsync: config.fsync,
     maxFrameBytes: config.maxFrameBytes,
+    maxBodyBytes: config.maxBodyBytes,
     compactAfterUpdates: config.compactAfterUpdates,
     compactAfterBytes: config.compactAfterBytes,
-    logger: { level: config.logLevel },
+    logger: {
+      level: config.logLevel,
+      // JSON lines for log collectors; readable lines for a person at a terminal.
+      ...(process.stdout.isTTY && { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
+    },
   })
   try {
     await app.listen({ port: config.port, host: config.host })

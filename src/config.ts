@@ -10,6 +10,7 @@ export interface ServeConfig {
   dataDir: string
   fsync: boolean
   maxFrameBytes: number
+  maxBodyBytes: number
   compactAfterUpdates: number
   compactAfterBytes: number
   logLevel: string
@@ -28,6 +29,7 @@ export const SETTINGS = {
   data: { flag: '--data', env: 'DATA_DIR', default: './data', help: 'LevelDB data directory' },
   fsync: { flag: '--fsync', env: 'FSYNC', default: 'false', help: 'fsync every write batch (power-loss safe)' },
   'max-frame-bytes': { flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: String(16 * 1024 * 1024), help: 'largest WebSocket frame; larger closes with 1009' },
+  'max-body-bytes': { flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', default: String(16 * 1024 * 1024), help: 'largest REST request body; larger gets 413' },
   'compact-after-updates': { flag: '--compact-after-updates', env: 'COMPACT_AFTER_UPDATES', default: '1000', help: 'compact a document once its log holds this many updates' },
   'compact-after-bytes': { flag: '--compact-after-bytes', env: 'COMPACT_AFTER_BYTES', default: String(1024 * 1024), help: '…or this many bytes' },
   'log-level': { flag: '--log-level', env: 'LOG_LEVEL', default: 'info', help: LOG_LEVELS.join('|') },
@@ -84,6 +86,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     dataDir: text('data', (v) => v.length > 0, 'a directory path'),
     fsync: boolean('fsync'),
     maxFrameBytes: integer('max-frame-bytes', 1024, 2 ** 31 - 1),
+    maxBodyBytes: integer('max-body-bytes', 1024, 2 ** 31 - 1),
     compactAfterUpdates: integer('compact-after-updates', 1, 2 ** 31 - 1),
     compactAfterBytes: integer('compact-after-bytes', 1024, 2 ** 40),
     logLevel: text('log-level', (v) => LOG_LEVELS.includes(v), `one of ${LOG_LEVELS.join(', ')}`),

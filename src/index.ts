@@ -2,9 +2,22 @@ export { createServer, quire, DEFAULT_MAX_FRAME_BYTES } from './server.js'
 export type { QuireOptions, QuireContext, CreateServerOptions } from './server.js'
 export { LevelDocStore, type LevelStoreOptions } from './storage/leveldb.js'
 export { DataDirInUseError } from './storage/doc-store.js'
-export type { DocStore, LoadedDoc, AppendResult, LogEntry, Snapshot, DocInfo } from './storage/doc-store.js'
-export { RoomRegistry } from './room/registry.js'
+export type {
+  DocStore,
+  LoadedDoc,
+  AppendResult,
+  LogEntry,
+  Snapshot,
+  DocInfo,
+  ListOptions,
+  VersionStore,
+  VersionInfo,
+  StoredVersion,
+} from './storage/doc-store.js'
+export { RoomRegistry, ShuttingDownError } from './room/registry.js'
+export { DEFAULT_MAX_BODY_BYTES } from './http/rest.js'
 export { Room } from './room/room.js'
 export type { Peer, Logger } from './room/peer.js'
 export { CloseCode, ProtocolError } from './protocol/close-codes.js'
 export { parseServeConfig, ConfigError, type ServeConfig } from './config.js'
+export type { QuireMetrics } from './metrics/metrics.js'

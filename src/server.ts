@@ -7,6 +7,12 @@ import { RoomRegistry } from './room/registry.js'
 import type { DocStore } from './storage/doc-store.js'
 import { LevelDocStore } from './storage/leveldb.js'
 import { attachWebSocket } from './transport/websocket.js'
+import { QuireMetrics } from './metrics/metrics.js'
+import { instrumentStore } from './metrics/instrument-store.js'
+import { opsRoutes } from './http/ops-routes.js'
+import { uiRoutes } from './http/ui-routes.js'
+import { DEFAULT_MAX_BODY_BYTES, restApi } from './http/rest.js'
+import { MAX_DOCUMENT_NAME_BYTES } from './protocol/document-name.js'
 
 export interface QuireOptions {
   /** LevelDB directory, used when no `store` is given. Default `./data`. */
@@ -25,11 +31,21 @@ export interface QuireOptions {
   pingIntervalMs?: number
   /** URL path whose sub-paths are documents, e.g. `/collab` → `ws://host/collab/<doc>`. Default `/`. */
   basePath?: string
+  /** Serve `healthz`, `readyz` and `metrics` under basePath. Default true. */
+  operations?: boolean
+  /** Serve the demo editor (`/`, `/d/<doc>`) and the admin dashboard (`/admin`) under basePath. Default true. */
+  ui?: boolean
+  /** Serve the REST API under `<basePath>/api`, its OpenAPI document at `/openapi.json` and UI at `/docs`. Default true. */
+  rest?: boolean
+  /** Largest REST request body, e.g. a POSTed update (default 16 MiB); larger bodies get 413. */
+  maxBodyBytes?: number
 }
 
 export interface QuireContext {
   registry: RoomRegistry
   store: DocStore
+  /** This server's Prometheus metrics (its own registry, not prom-client's global one). */
+  metrics: QuireMetrics
 }
 
 declare module 'fastify' {
@@ -43,7 +59,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 /** Fastify plugin: mount Quire in an existing app with `app.register(quire, options)`. */
 export const quire = fp<QuireOptions>(
   async (app, options) => {
-    const store =
+    const rawStore =
       options.store ??
       (await LevelDocStore.open(options.dataDir ?? './data', {
         fsync: options.fsync,
@@ -51,13 +67,24 @@ export const quire = fp<QuireOptions>(
         compactAfterBytes: options.compactAfterBytes,
         log: app.log,
       }))
+    const metrics: QuireMetrics = new QuireMetrics({ loadedRooms: () => registry.size })
+    const store = instrumentStore(rawStore, metrics)
     const registry = new RoomRegistry(store, app.log)
+    const basePath = options.basePath ?? '/'
     attachWebSocket(app, registry, {
-      basePath: options.basePath ?? '/',
+      basePath,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       pingIntervalMs: options.pingIntervalMs ?? 30_000,
+      metrics,
     })
-    app.decorate('quire', { registry, store })
+    app.decorate('quire', { registry, store, metrics })
+    const prefix = basePath.replace(/\/+$/, '')
+    if (options.operations !== false) await app.register(opsRoutes, { prefix, store, metrics })
+    if (options.ui !== false) await app.register(uiRoutes, { prefix, registry, store, metrics, base: prefix + '/' })
+    if (options.rest !== false) {
+      const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+      await app.register(restApi, { prefix, registry, store, maxBodyBytes })
+    }
     app.addHook('onClose', async () => {
       await registry.close()
       if (!options.store) await store.close()
@@ -74,7 +101,8 @@ export type CreateServerOptions = QuireOptions & {
 /** A standalone Fastify instance with Quire registered. Call `listen()` on it. */
 export function createServer(options: CreateServerOptions = {}): FastifyInstance {
   const { logger = false, ...quireOptions } = options
-  const app = Fastify({ logger })
+  // A REST path carries a document name as one parameter: allow the longest name, fully percent-encoded.
+  const app = Fastify({ logger, routerOptions: { maxParamLength: 3 * MAX_DOCUMENT_NAME_BYTES } })
   app.register(quire, quireOptions)
   return app
 }

@@ -22,6 +22,9 @@ async function instrumentedStore() {
     readSince: (name, seq) => inner.readSince(name, seq),
     compact: (name, snapshot) => inner.compact(name, snapshot),
     info: (name) => inner.info(name),
+    list: (options) => inner.list(options),
+    delete: (name) => inner.delete(name),
+    versions: inner.versions,
     release: (name) => inner.release(name),
     close: () => inner.close(),
   }

@@ -18,6 +18,8 @@ export const CloseCode = {
   internalError: 1011,
   /** Invalid document name in the URL. */
   badDocumentName: 4400,
+  /** The document was deleted (REST `DELETE`); reconnecting would only recreate it empty. */
+  documentDeleted: 4404,
 } as const
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]

@@ -2,16 +2,33 @@
  * One Room per document name. Concurrent joins of a cold document share one load; a failed load
  * leaves nothing behind; a room unloads when its last peer leaves, and a join that arrives while
  * it is unloading waits for the unload to finish and then loads the saved state afresh.
+ *
+ * For the REST API it also reads documents without loading them, holds a room for a server-side
+ * edit, and deletes documents; each waits for the loads and unloads of the same name, so storage
+ * is never read half-compacted or written after a delete.
  */
+import * as Y from 'yjs'
 import { CloseCode } from '../protocol/close-codes.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { Logger, Peer } from './peer.js'
 import { Room } from './room.js'
 
+export class ShuttingDownError extends Error {
+  override name = 'ShuttingDownError'
+  constructor() {
+    super('server is shutting down')
+  }
+}
+
 export class RoomRegistry {
   private readonly rooms = new Map<string, Room>()
   private readonly loading = new Map<string, Promise<Room>>()
+  /** Unloads and deletes in progress; loads of the same name wait for them. */
   private readonly unloading = new Map<string, Promise<void>>()
+  /** Storage reads of unloaded documents in progress; loads of the same name wait for them. */
+  private readonly reading = new Map<string, Promise<unknown>>()
+  /** Server-side holds per room: peers, but not connections. */
+  private readonly holds = new WeakMap<Room, number>()
   private closed = false
   /** Storage loads performed, for tests and metrics. */
   loads = 0
@@ -34,6 +51,12 @@ export class RoomRegistry {
     return [...this.rooms.keys()]
   }
 
+  /** Client connections to a loaded document, not counting server-side holds. */
+  connections(name: string): number {
+    const room = this.rooms.get(name)
+    return room ? room.peerCount - (this.holds.get(room) ?? 0) : 0
+  }
+
   /**
    * Adds `peer` to the room for `name`, loading it first if needed. Rejects if the load fails
    * or the registry is closing. The caller must `room.leave(peer)` when the peer goes away,
@@ -41,7 +64,7 @@ export class RoomRegistry {
    */
   async join(name: string, peer: Peer): Promise<Room> {
     for (;;) {
-      if (this.closed) throw new Error('server is shutting down')
+      if (this.closed) throw new ShuttingDownError()
       // Join synchronously after the lookup, so the room cannot unload in between.
       const room = this.rooms.get(name) ?? (await this.load(name))
       if (room.isOpen) {
@@ -49,6 +72,80 @@ export class RoomRegistry {
         return room
       }
     }
+  }
+
+  /**
+   * Runs `use` on the document's current content without keeping it loaded: the room's Y.Doc if
+   * it is loaded (resolving once all `use` saw is durable), else a scratch Y.Doc read from
+   * storage and destroyed afterwards. Undefined if the document is neither loaded nor stored.
+   */
+  async read<T>(name: string, use: (doc: Y.Doc) => T): Promise<T | undefined> {
+    for (let busy = this.busy(name); busy; busy = this.busy(name)) await busy.catch(() => {})
+    if (this.closed) throw new ShuttingDownError()
+    const room = this.rooms.get(name)
+    if (room) {
+      const result = use(room.doc)
+      await room.durable()
+      return result
+    }
+    // Loads wait for this read: a loaded room may compact, and the store reads base and log in two steps.
+    const stored = this.store.load(name)
+    const all = Promise.allSettled([this.reading.get(name), stored])
+    this.reading.set(name, all)
+    void all.then(() => this.reading.get(name) === all && this.reading.delete(name))
+    const { updates, seq } = await stored
+    this.store.release(name) // nothing of this document stays cached
+    if (seq === 0) return undefined
+    const doc = new Y.Doc()
+    try {
+      doc.transact(() => {
+        for (const update of updates) Y.applyUpdate(doc, update)
+      })
+      return use(doc)
+    } finally {
+      doc.destroy()
+    }
+  }
+
+  /**
+   * Keeps the document loaded without a connection, for a server-side edit: its updates are
+   * stored and relayed like a client's. After `release()` the room unloads as when its last
+   * client leaves.
+   */
+  async hold(name: string): Promise<{ room: Room; release(): void }> {
+    const peer: Peer = { id: 'server', send: () => {}, close: () => {} }
+    const room = await this.join(name, peer)
+    this.holds.set(room, (this.holds.get(room) ?? 0) + 1)
+    let held = true
+    const release = () => {
+      if (!held) return
+      held = false
+      this.holds.set(room, (this.holds.get(room) ?? 1) - 1)
+      room.leave(peer)
+    }
+    return { room, release }
+  }
+
+  /**
+   * Deletes a document: closes its connections with 4404, drops its room without saving, then
+   * removes its storage. Joins and reads that arrive meanwhile wait and then find no document.
+   * False if the document was neither loaded nor stored.
+   */
+  async delete(name: string): Promise<boolean> {
+    for (let load = this.loading.get(name); load; load = this.loading.get(name)) await load.catch(() => {})
+    if (this.closed) throw new ShuttingDownError()
+    const room = this.rooms.get(name)
+    if (room) this.forget(room)
+    const closing = room?.unload({ code: CloseCode.documentDeleted, reason: 'document deleted' }, { save: false })
+    const previous = [this.unloading.get(name), this.reading.get(name), closing]
+    const deleted = Promise.allSettled(previous).then(() => this.store.delete(name))
+    const done = deleted.then(
+      () => this.store.release(name),
+      () => {},
+    )
+    this.unloading.set(name, done)
+    void done.then(() => this.unloading.get(name) === done && this.unloading.delete(name))
+    return (await deleted) || room !== undefined
   }
 
   /** Unloads every room, closing its peers with 1001. */
@@ -72,8 +169,13 @@ export class RoomRegistry {
     return pending
   }
 
+  private busy(name: string): Promise<unknown> | undefined {
+    return this.loading.get(name) ?? this.unloading.get(name)
+  }
+
   private async loadFresh(name: string): Promise<Room> {
     await this.unloading.get(name)
+    await this.reading.get(name)
     this.loads++
     const loaded = await this.store.load(name)
     const room = new Room(name, loaded, this.store, {

@@ -124,18 +124,34 @@ export class Room {
     }
   }
 
+  /** Resolves once every update applied so far is durable; rejects if storing one failed. */
+  durable(): Promise<void> {
+    return this.lastAppend.then(() => undefined)
+  }
+
+  /**
+   * Applies an update made by the server itself (REST): stored and relayed like a client's.
+   * The caller has validated it (see content/update.ts). Resolves once it is durable.
+   */
+  applyServerUpdate(update: Uint8Array): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(new Error(`room ${this.name} is ${this.state}`))
+    Y.applyUpdate(this.doc, update, this)
+    return this.durable()
+  }
+
   /**
    * Stops serving: closes remaining peers with `closeWith`, waits for pending writes, compacts
-   * the log into the stored state and frees the document. Never rejects.
+   * the log into the stored state (unless `save` is false: the document is being deleted) and
+   * frees the document. Never rejects.
    */
-  async unload(closeWith?: { code: number; reason: string }): Promise<void> {
+  async unload(closeWith?: { code: number; reason: string }, { save = true } = {}): Promise<void> {
     if (this.state !== 'open') return
     this.state = 'closing'
     if (closeWith) for (const peer of this.peers.keys()) peer.close(closeWith.code, closeWith.reason)
     try {
       const { seq } = await this.lastAppend
       await this.compaction
-      await this.store.compact(this.name, { state: Y.encodeStateAsUpdate(this.doc), seq })
+      if (save) await this.store.compact(this.name, { state: Y.encodeStateAsUpdate(this.doc), seq })
     } catch (error) {
       this.log.error({ err: error, room: this.name }, 'compaction on unload failed; the log is kept')
     } finally {

@@ -20,8 +20,19 @@ export interface DocStore {
   compact(name: string, snapshot?: Snapshot): Promise<void>
   /** Size and history of a document, without reading its contents; null if it was never stored. */
   info(name: string): Promise<DocInfo | null>
+  /** Stored documents in name order (UTF-8 bytes), from their metadata only, never their contents. */
+  list(options: ListOptions): Promise<DocInfo[]>
+  /**
+   * Removes everything stored for a document (state, log, versions) in one atomic write, after
+   * its pending writes. The caller stops writing to it first. False if nothing was stored.
+   */
+  delete(name: string): Promise<boolean>
+  /** Named full-state versions of stored documents. */
+  readonly versions: VersionStore
   /** The caller is done with this document for now (its room unloaded): drop cached state. */
   release(name: string): void
+  /** False before open and after close; `/readyz` reports it. Stores without it count as open. */
+  isOpen?(): boolean
   close(): Promise<void>
 }
 
@@ -59,6 +70,37 @@ export interface DocInfo {
   logUpdates: number
   createdAt: number
   updatedAt: number
+}
+
+export interface ListOptions {
+  /** Only names starting with this. */
+  prefix?: string
+  /** Only names after this one (the last name of the previous page); must start with `prefix`. */
+  after?: string
+  limit: number
+}
+
+export interface VersionStore {
+  /** Stores `state` (a Yjs v1 update) as the document's next version; null if the document is not stored. */
+  create(name: string, label: string, state: Uint8Array): Promise<VersionInfo | null>
+  /** The document's versions, oldest first. */
+  list(name: string): Promise<VersionInfo[]>
+  read(name: string, id: number): Promise<StoredVersion | null>
+}
+
+export interface VersionInfo {
+  /** 1, 2, 3… per document, never reused while the document exists. */
+  id: number
+  label: string
+  createdAt: number
+  /** Size of the stored state. */
+  bytes: number
+}
+
+export interface StoredVersion {
+  info: VersionInfo
+  /** The full state as a Yjs v1 update. */
+  state: Uint8Array
 }
 
 /** Raised when another process holds the data directory. */

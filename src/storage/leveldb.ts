@@ -5,6 +5,8 @@
  *   base  name            → compacted state (Yjs v1 update) covering seq ≤ meta.baseSeq
  *   log   name \0 seq(hex) → one update; only entries with seq > meta.baseSeq are live
  *
+ * plus the `versions` and `version-states` sublevels of LevelVersions (versions.ts).
+ *
  * Appends are group-committed: the updates of one event-loop turn and the meta of every
  * document they touch go in one atomic batch. Compaction writes the new base and deletes the
  * log entries it covers in one batch too, so a crash at any point leaves a loadable document.
@@ -13,12 +15,15 @@ import { mkdir } from 'node:fs/promises'
 import * as Y from 'yjs'
 import { Level } from 'level'
 import { GroupCommit } from './group-commit.js'
+import { LevelVersions } from './versions.js'
+import { docInfo, logKey, logRangeEnd, seqOfLogKey, type BatchOp, type Bytes, type DocMeta, type Sub } from './level-layout.js'
 import { silentLogger, type Logger } from '../logger.js'
 import {
   DataDirInUseError,
   type AppendResult,
   type DocInfo,
   type DocStore,
+  type ListOptions,
   type LoadedDoc,
   type LogEntry,
   type Snapshot,
@@ -40,29 +45,6 @@ export interface LevelStoreOptions {
   log?: Logger
 }
 
-interface DocMeta {
-  seq: number
-  baseSeq: number
-  baseBytes: number
-  logUpdates: number
-  logBytes: number
-  createdAt: number
-  updatedAt: number
-}
-
-type Bytes = Uint8Array
-type Sub<V> = ReturnType<Level<string, Bytes>['sublevel']> & { __value?: V }
-// abstract-level accepts a `sublevel` on batch operations; its generic types do not model that well.
-type BatchOp =
-  | { type: 'put'; sublevel: Sub<unknown>; key: string; value: unknown }
-  | { type: 'del'; sublevel: Sub<unknown>; key: string }
-
-const SEQ_WIDTH = 13 // hex digits: 2^52 updates per document
-
-const logKey = (name: string, seq: number) => `${name}\u0000${seq.toString(16).padStart(SEQ_WIDTH, '0')}`
-const logRangeEnd = (name: string) => `${name}\u0001`
-const seqOfLogKey = (key: string) => parseInt(key.slice(key.length - SEQ_WIDTH), 16)
-
 export class LevelDocStore implements DocStore {
   private readonly meta: Sub<DocMeta>
   private readonly base: Sub<Bytes>
@@ -80,6 +62,7 @@ export class LevelDocStore implements DocStore {
   private readonly compactAfterBytes: number
   private readonly reclaimAfterBytes: number
   private readonly logger: Logger
+  readonly versions: LevelVersions
 
   private constructor(
     private readonly db: Level<string, Bytes>,
@@ -112,6 +95,7 @@ export class LevelDocStore implements DocStore {
         this.dirty.clear()
       },
     )
+    this.versions = new LevelVersions(db, (ops) => this.writer.add(ops), async (name) => (await this.info(name)) !== null)
   }
 
   /** Opens (creating if needed) the database in `dir`. Fails with DataDirInUseError if another process has it. */
@@ -223,16 +207,44 @@ export class LevelDocStore implements DocStore {
   }
 
   async info(name: string): Promise<DocInfo | null> {
-    const meta = await this.readMeta(name)
-    if (meta.seq === 0) return null
-    return {
-      name,
-      seq: meta.seq,
-      bytes: meta.baseBytes + meta.logBytes,
-      logUpdates: meta.logUpdates,
-      createdAt: meta.createdAt,
-      updatedAt: meta.updatedAt,
+    // Read past the cache, so asking about unknown names (REST) caches nothing. Safe: a document
+    // whose meta is not cached has no unwritten changes.
+    const meta = this.metas.get(name) ?? ((await this.meta.get(name)) as DocMeta | undefined)
+    return meta && meta.seq > 0 ? docInfo(name, meta) : null
+  }
+
+  async list({ prefix = '', after, limit }: ListOptions): Promise<DocInfo[]> {
+    const docs: DocInfo[] = []
+    // Names starting with `prefix` sort at or after it, so the scan stops at the first that does not.
+    const range = after !== undefined && after.startsWith(prefix) ? { gt: after } : { gte: prefix }
+    for await (const [name, stored] of this.meta.iterator(range)) {
+      if (docs.length >= limit || !name.startsWith(prefix)) break
+      docs.push(docInfo(name, this.metas.get(name) ?? (stored as DocMeta)))
     }
+    return docs
+  }
+
+  async delete(name: string): Promise<boolean> {
+    // The caller has stopped writing; let what it wrote, and any compaction, land first.
+    await this.compactions.get(name)
+    await this.writer.barrier()
+    return this.versions.exclusive(name, async () => {
+      const meta = this.metas.get(name) ?? ((await this.meta.get(name)) as DocMeta | undefined)
+      const ops: BatchOp[] = [
+        { type: 'del', sublevel: this.meta, key: name },
+        { type: 'del', sublevel: this.base, key: name },
+        ...(await this.versions.deleteAllOps(name)),
+      ]
+      for await (const key of this.log.keys({ gte: logKey(name, 0), lt: logRangeEnd(name) })) {
+        ops.push({ type: 'del', sublevel: this.log, key })
+      }
+      // Forget the meta before queueing, or the batch would write the cached copy back.
+      this.metas.delete(name)
+      this.dirty.delete(name)
+      if (meta) this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + meta.logBytes)
+      await this.writer.add(ops)
+      return (meta?.seq ?? 0) > 0
+    })
   }
 
   release(name: string): void {
@@ -251,6 +263,10 @@ export class LevelDocStore implements DocStore {
     })().catch((error: unknown) => this.logger.warn({ err: error, doc: name }, 'reclaiming disk space failed'))
     this.reclaims.add(reclaim)
     void reclaim.finally(() => this.reclaims.delete(reclaim))
+  }
+
+  isOpen(): boolean {
+    return this.db.status === 'open'
   }
 
   async close(): Promise<void> {

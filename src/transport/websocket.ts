@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import { CloseCode, ProtocolError, closeReason } from '../protocol/close-codes.js'
 import { documentNameFromUrl } from '../protocol/document-name.js'
 import { decodeClientMessage } from '../protocol/messages.js'
+import { noTransportMetrics, type TransportMetrics } from '../metrics/hooks.js'
 import type { Logger, Peer } from '../room/peer.js'
 import type { Room } from '../room/room.js'
 import type { RoomRegistry } from '../room/registry.js'
@@ -21,6 +22,8 @@ export interface WebSocketOptions {
   maxFrameBytes: number
   /** Interval of WebSocket pings; a socket that missed the previous pong is terminated. */
   pingIntervalMs: number
+  /** Receives connection, traffic and apply-time measurements. */
+  metrics?: TransportMetrics
 }
 
 let nextConnectionId = 0
@@ -43,7 +46,7 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
       explainFrameErrors(ws, options.maxFrameBytes)
       alive.set(ws, true)
       ws.on('pong', () => alive.set(ws, true))
-      serveConnection(ws, url, base, registry, app.log)
+      serveConnection(ws, url, base, registry, app.log, options.metrics ?? noTransportMetrics)
     })
   }
   app.server.on('upgrade', onUpgrade)
@@ -68,23 +71,41 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
   })
 }
 
-function serveConnection(ws: WebSocket, url: string, base: string, registry: RoomRegistry, appLog: Logger): void {
+function serveConnection(
+  ws: WebSocket,
+  url: string,
+  base: string,
+  registry: RoomRegistry,
+  appLog: Logger,
+  metrics: TransportMetrics,
+): void {
   const id = (++nextConnectionId).toString(36)
+  const openedAt = performance.now()
+  let bytesIn = 0
+  let bytesOut = 0
+  metrics.connectionOpened()
+  ws.once('close', (code) => metrics.connectionClosed(code))
   let name: string
   try {
     name = documentNameFromUrl(url, base)
   } catch (error) {
     const reason = error instanceof ProtocolError ? error.message : 'invalid document name'
+    appLog.info({ conn: id, code: CloseCode.badDocumentName, reason }, 'connection refused')
     ws.close(CloseCode.badDocumentName, closeReason(reason))
     return
   }
+  // Logged with the fields of the child logger, without creating one per idle socket.
+  appLog.info({ room: name, conn: id }, 'connection opened')
   // A child logger per connection costs memory on every idle socket; make it on first use.
   let childLog: Logger | undefined
   const log = (): Logger => (childLog ??= (appLog as unknown as { child(b: object): Logger }).child({ room: name, conn: id }))
   const peer: Peer = {
     id,
     send: (message) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(message)
+      if (ws.readyState !== WebSocket.OPEN) return
+      ws.send(message)
+      bytesOut += message.byteLength
+      metrics.sent(message)
     },
     close: (code, reason) => {
       if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, closeReason(reason))
@@ -96,10 +117,22 @@ function serveConnection(ws: WebSocket, url: string, base: string, registry: Roo
 
   const handle = (data: RawData, isBinary: boolean): void => {
     if (closed || !room) return
+    const bytes = toBytes(data)
+    let decoded = false
     try {
       if (!isBinary) throw new ProtocolError(CloseCode.unsupportedData, 'text frames are not supported')
-      room.receive(peer, decodeClientMessage(toBytes(data)))
+      const message = decodeClientMessage(bytes)
+      decoded = true
+      metrics.received(message.type, bytes.byteLength)
+      if (message.type === 'update' || message.type === 'sync-step2') {
+        const start = performance.now()
+        room.receive(peer, message)
+        metrics.updateApplied((performance.now() - start) / 1000)
+      } else {
+        room.receive(peer, message)
+      }
     } catch (error) {
+      if (!decoded) metrics.received('invalid', bytes.byteLength)
       closed = true
       room.leave(peer)
       if (error instanceof ProtocolError) {
@@ -113,13 +146,16 @@ function serveConnection(ws: WebSocket, url: string, base: string, registry: Roo
   }
 
   ws.on('message', (data, isBinary) => {
+    bytesIn += Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength
     if (room) handle(data, isBinary)
     else queued.push({ data, isBinary }) // frames wait until the document is loaded
   })
-  ws.on('close', (code) => {
+  ws.on('close', (code, reason) => {
     closed = true
     room?.leave(peer)
-    log().debug({ code }, 'connection closed')
+    const durationMs = Math.round(performance.now() - openedAt)
+    const fields = { room: name, conn: id, code, reason: reason.toString() || undefined, durationMs, bytesIn, bytesOut }
+    appLog.info(fields, 'connection closed')
   })
   ws.on('error', (error) => log().warn({ err: error }, 'websocket error'))
 

@@ -1,0 +1,170 @@
+/**
+ * Documents over REST: list, metadata, export (full, diff by state vector, v1/v2, JSON, text),
+ * server edits and deletion. Mounted under `<basePath>/api`.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import { encodeUpdate, fromBase64url, parseStateVector, stateVectorJson, toBase64url } from '../content/codec.js'
+import { checkUpdate, toV1 } from '../content/update.js'
+import type { RoomRegistry } from '../room/registry.js'
+import type { DocStore } from '../storage/doc-store.js'
+import {
+  documentJson,
+  documentName,
+  documentNotFound,
+  editDocument,
+  jsonExport,
+  keyNotFound,
+  readDocument,
+  sendBytes,
+  sendJsonText,
+  sendText,
+  textExport,
+} from './documents.js'
+import { HttpError } from './errors.js'
+import * as s from './schemas.js'
+
+export interface DocsRoutesOptions {
+  registry: RoomRegistry
+  store: DocStore
+  /** Largest accepted update body; larger ones get 413. */
+  maxBodyBytes: number
+}
+
+const tags = ['documents']
+
+export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, { registry, store, maxBodyBytes }) => {
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+
+  app.get<{ Querystring: s.ListQuery }>('/docs', {
+    schema: {
+      tags,
+      summary: 'List stored documents',
+      description: 'Paged, in name order (UTF-8 bytes). Reads only metadata, never document contents. Documents that are loaded but have nothing stored yet are not listed.',
+      querystring: s.listQuery,
+      response: { 200: s.documentList, ...s.errors(400) },
+    },
+  }, async (request) => {
+    const { prefix = '', limit, cursor } = request.query
+    const after = cursor === undefined ? undefined : decodeCursor(cursor, prefix)
+    const found = await store.list({ prefix, after, limit: limit + 1 }) // one more tells whether a next page exists
+    const docs = found.slice(0, limit).map((info) => documentJson(registry, info.name, info))
+    const last = docs.at(-1)
+    return { docs, ...(found.length > limit && last && { nextCursor: toBase64url(Buffer.from(last.name)) }) }
+  })
+
+  app.get<{ Params: s.NameParams }>('/docs/:name', {
+    schema: {
+      tags,
+      summary: 'Document metadata',
+      params: s.nameParams,
+      response: { 200: s.documentResponse, ...s.errors(400, 404) },
+    },
+  }, async (request) => {
+    const name = documentName(request.params.name)
+    const info = await store.info(name)
+    if (!info && !registry.get(name)) throw documentNotFound(name)
+    return documentJson(registry, name, info)
+  })
+
+  app.get<{ Params: s.NameParams; Querystring: s.ExportQuery }>('/docs/:name/update', {
+    schema: {
+      tags,
+      summary: 'Export the document as a Yjs update',
+      description: 'The full state, or with `sv` only what a holder of that state vector lacks (apply it with `Y.applyUpdate`).',
+      params: s.nameParams,
+      querystring: s.exportQuery,
+      response: { 200: s.binary('Yjs update in the requested format'), ...s.errors(400, 404) },
+    },
+  }, async (request, reply) => {
+    const name = documentName(request.params.name)
+    const { encoding, sv } = request.query
+    const stateVector = sv === undefined ? undefined : parseStateVector(fromBase64url(sv, 'sv'))
+    return sendBytes(reply, await readDocument(registry, name, (doc) => encodeUpdate(doc, stateVector, encoding)))
+  })
+
+  app.get<{ Params: s.NameParams }>('/docs/:name/state-vector', {
+    schema: {
+      tags,
+      summary: 'The document state vector',
+      params: s.nameParams,
+      response: { 200: s.stateVectorResponse, ...s.errors(400, 404) },
+    },
+  }, async (request) => readDocument(registry, documentName(request.params.name), stateVectorJson))
+
+  app.get<{ Params: s.NameParams; Querystring: s.KeyQuery }>('/docs/:name/json', {
+    schema: {
+      tags,
+      summary: 'Export top-level shared types as JSON',
+      description: 'An object with every top-level type, or with `key` that type alone. Kinds are inferred: Y.Text → string, Y.Map → object, Y.Array → array, Y.XmlFragment → ProseMirror-style `{type: "doc", content}`; a type with no content to infer from → null.',
+      params: s.nameParams,
+      querystring: s.jsonQuery,
+      response: { 200: s.anyJson('The JSON export'), ...s.errors(400, 404) },
+    },
+  }, async (request, reply) => {
+    const name = documentName(request.params.name)
+    const { key } = request.query
+    const json = await readDocument(registry, name, (doc) => jsonExport(doc, key))
+    if (json === null) throw keyNotFound(name, key ?? '')
+    return sendJsonText(reply, json)
+  })
+
+  app.get<{ Params: s.NameParams; Querystring: { key: string } }>('/docs/:name/text', {
+    schema: {
+      tags,
+      summary: 'Export a Y.Text or Y.XmlFragment as plain text',
+      description: 'An XmlFragment gives its text nodes in order, block elements separated by newlines. 400 for a Y.Map or Y.Array.',
+      params: s.nameParams,
+      querystring: s.textQuery,
+      response: { 200: s.plainText('The text'), ...s.errors(400, 404) },
+    },
+  }, async (request, reply) => {
+    const name = documentName(request.params.name)
+    const { key } = request.query
+    const text = await readDocument(registry, name, (doc) => textExport(doc, key))
+    if (text === null) throw keyNotFound(name, key)
+    return sendText(reply, text)
+  })
+
+  app.post<{ Params: s.NameParams; Querystring: { encoding: 'v1' | 'v2' } }>('/docs/:name/update', {
+    bodyLimit: maxBodyBytes,
+    config: { openapiBody: s.binary('A Yjs update (v1, or v2 with `encoding=v2`), as `application/octet-stream`') },
+    schema: {
+      tags,
+      summary: 'Apply a Yjs update as a server edit',
+      description: 'Stored, then relayed to every live connection, like an update from a client. Creates the document if it does not exist. The update is tried on a copy first: one Yjs cannot apply completely (including one that depends on changes the document lacks) is refused with 400 and changes nothing.',
+      params: s.nameParams,
+      querystring: s.encodingQuery,
+      response: { 200: { ...s.stateVectorResponse, description: 'Applied and durable; the state vector right after it' }, ...s.errors(400, 413, 415, 503) },
+    },
+  }, async (request) => {
+    const name = documentName(request.params.name)
+    if (!Buffer.isBuffer(request.body)) throw new HttpError(415, 'send the update as application/octet-stream')
+    // A copy that owns its buffer: lib0 decoders read past the end of a view into a pooled one.
+    const update = toV1(new Uint8Array(request.body), request.query.encoding)
+    return editDocument(registry, name, (doc) => {
+      checkUpdate(doc, update)
+      return update
+    })
+  })
+
+  app.delete<{ Params: s.NameParams }>('/docs/:name', {
+    schema: {
+      tags,
+      summary: 'Delete a document',
+      description: 'Removes its state, log and versions. Live connections are closed with 4404 "document deleted", which y-websocket does not retry.',
+      params: s.nameParams,
+      response: { 204: { description: 'Deleted', type: 'null' }, ...s.errors(400, 404, 503) },
+    },
+  }, async (request, reply) => {
+    const name = documentName(request.params.name)
+    if (!(await registry.delete(name))) throw documentNotFound(name)
+    return reply.code(204).send()
+  })
+}
+
+/** A cursor is the last name of the previous page, base64url; it only makes sense with the same prefix. */
+function decodeCursor(cursor: string, prefix: string): string {
+  const name = Buffer.from(fromBase64url(cursor, 'cursor')).toString('utf8')
+  if (!name.startsWith(prefix)) throw new HttpError(400, 'cursor does not belong to this prefix')
+  return name
+}

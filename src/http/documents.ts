@@ -1,0 +1,120 @@
+/**
+ * What the REST routes do with documents, apart from HTTP: reading one through the registry
+ * (from its room if loaded, else from storage), editing one as the server, reading a version.
+ */
+import * as Y from 'yjs'
+import { stateVectorJson, type StateVectorJson } from '../content/codec.js'
+import { docJson, stringifyJson, typeJson, typeText } from '../content/json.js'
+import { validateDocumentName } from '../protocol/document-name.js'
+import type { RoomRegistry } from '../room/registry.js'
+import type { DocInfo, DocStore, StoredVersion } from '../storage/doc-store.js'
+import { notFound } from './errors.js'
+import type { FastifyReply } from 'fastify'
+
+/** The route parameter, already percent-decoded by the router, checked like a WebSocket room name. */
+export function documentName(param: string): string {
+  validateDocumentName(param) // throws ProtocolError → 400
+  return param
+}
+
+export const documentNotFound = (name: string) => notFound(`document ${JSON.stringify(name)} not found`)
+
+/** `use(doc)` on the current content; 404 for a document that is neither loaded nor stored. */
+export async function readDocument<T>(registry: RoomRegistry, name: string, use: (doc: Y.Doc) => T): Promise<T> {
+  let found = false
+  const result = await registry.read(name, (doc) => {
+    found = true
+    return use(doc)
+  })
+  if (!found) throw documentNotFound(name)
+  return result as T
+}
+
+/**
+ * Applies the update `makeUpdate` returns (it may throw to refuse, or return null: nothing to do)
+ * as a server edit, in the same turn it was computed in, so no client update slips in between. Loads the document for the
+ * edit if needed and lets it unload afterwards. Resolves once the edit is durable, with the
+ * state vector right after it.
+ */
+export async function editDocument(
+  registry: RoomRegistry,
+  name: string,
+  makeUpdate: (doc: Y.Doc) => Uint8Array | null,
+): Promise<StateVectorJson> {
+  const { room, release } = await registry.hold(name)
+  try {
+    const update = makeUpdate(room.doc)
+    const durable = update ? room.applyServerUpdate(update) : room.durable()
+    const stateVector = stateVectorJson(room.doc)
+    await durable
+    return stateVector
+  } finally {
+    release()
+  }
+}
+
+export interface DocumentJson {
+  name: string
+  updates: number
+  bytes: number
+  createdAt?: string
+  updatedAt?: string
+  loaded: boolean
+  connections: number
+}
+
+export function documentJson(registry: RoomRegistry, name: string, info: DocInfo | null): DocumentJson {
+  return {
+    name,
+    updates: info?.seq ?? 0,
+    bytes: info?.bytes ?? 0,
+    ...(info && { createdAt: new Date(info.createdAt).toISOString(), updatedAt: new Date(info.updatedAt).toISOString() }),
+    loaded: registry.get(name) !== undefined,
+    connections: registry.connections(name),
+  }
+}
+
+export async function readVersion(store: DocStore, name: string, id: number): Promise<StoredVersion> {
+  const version = await store.versions.read(name, id)
+  if (!version) throw notFound(`version ${id} of document ${JSON.stringify(name)} not found`)
+  return version
+}
+
+/** `use(doc)` on a scratch doc holding the version's content. */
+export function withVersionDoc<T>(version: StoredVersion, use: (doc: Y.Doc) => T): T {
+  const doc = new Y.Doc()
+  try {
+    Y.applyUpdate(doc, version.state)
+    return use(doc)
+  } finally {
+    doc.destroy()
+  }
+}
+
+/** The JSON export, serialized; null if `key` names no top-level shared type. */
+export function jsonExport(doc: Y.Doc, key: string | undefined): string | null {
+  if (key === undefined) return stringifyJson(docJson(doc))
+  const type = doc.share.get(key)
+  return type ? stringifyJson(typeJson(type)) : null
+}
+
+/** The text export; null if `key` names no top-level shared type. */
+export function textExport(doc: Y.Doc, key: string): string | null {
+  const type = doc.share.get(key)
+  return type ? typeText(key, type) : null
+}
+
+export const keyNotFound = (name: string, key: string) =>
+  notFound(`document ${JSON.stringify(name)} has no shared type ${JSON.stringify(key)}`)
+
+export function sendBytes(reply: FastifyReply, bytes: Uint8Array): FastifyReply {
+  return reply.type('application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+}
+
+export function sendJsonText(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json)
+}
+
+export function sendText(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type('text/plain; charset=utf-8').send(text)
+}

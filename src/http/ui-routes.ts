@@ -1,0 +1,53 @@
+/**
+ * Browser pages: the demo editor (`/`, `/?doc=name`, `/d/<name>`) and the admin dashboard
+ * (`/admin`, fed by `/admin/events`). Their scripts are bundled by `npm run build` into
+ * dist/web, so the pages need no CDN. Plain GET routes never collide with documents: every
+ * WebSocket upgrade is a document whatever its path (see transport/websocket.ts).
+ */
+import { readFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import fastifyStatic from '@fastify/static'
+import { AdminFeed, serveAdminEvents } from './admin-feed.js'
+import type { RoomRegistry } from '../room/registry.js'
+import type { DocStore } from '../storage/doc-store.js'
+import type { QuireMetrics } from '../metrics/metrics.js'
+
+/** dist/web at the package root, from src/http (tests) as from dist/http (installed). */
+export const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url))
+
+export interface UiRoutesOptions {
+  registry: RoomRegistry
+  store: DocStore
+  metrics: QuireMetrics
+  /** URL path the routes are mounted under, with a trailing slash; pages use it for links and the WebSocket. */
+  base: string
+  /** Dashboard refresh interval. Default 1 s. */
+  adminIntervalMs?: number
+}
+
+export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options) => {
+  if (!existsSync(join(WEB_ROOT, 'index.html'))) {
+    app.log.warn({ dir: WEB_ROOT }, 'web pages are not built (run `npm run build`); / and /admin answer 503')
+    const notBuilt = { error: 'web pages are not built: run `npm run build`' }
+    for (const path of ['/', '/d/*', '/admin']) app.get(path, (_request, reply) => reply.code(503).send(notBuilt))
+    return
+  }
+  const demo = page('index.html', options.base)
+  const admin = page('admin.html', options.base)
+
+  await app.register(fastifyStatic, { root: join(WEB_ROOT, 'assets'), prefix: '/assets/', decorateReply: false, logLevel: 'warn' })
+  const html = (body: string) => async (_request: unknown, reply: FastifyReply) =>
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(body)
+  app.get('/', html(demo))
+  app.get('/d/*', html(demo))
+  app.get('/admin', html(admin))
+  serveAdminEvents(app, '/admin/events', new AdminFeed(options.registry, options.store, options.metrics), options.adminIntervalMs ?? 1000)
+}
+
+/** Reads a page once and fills in the base path its links and WebSocket URL are built from. */
+function page(file: string, base: string): string {
+  const escaped = base.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+  return readFileSync(join(WEB_ROOT, file), 'utf8').replaceAll('%BASE%', escaped)
+}

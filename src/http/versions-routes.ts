@@ -1,0 +1,143 @@
+/**
+ * Named versions over REST: save the current state with a label, list, export one like a
+ * document, and restore one as a new edit that live peers receive.
+ */
+import * as Y from 'yjs'
+import type { FastifyPluginAsync } from 'fastify'
+import { encodeUpdate, fromBase64url, parseStateVector } from '../content/codec.js'
+import { restoreUpdate } from '../content/restore.js'
+import type { RoomRegistry } from '../room/registry.js'
+import type { DocStore, VersionInfo } from '../storage/doc-store.js'
+import {
+  documentName,
+  documentNotFound,
+  editDocument,
+  jsonExport,
+  keyNotFound,
+  readDocument,
+  readVersion,
+  sendBytes,
+  sendJsonText,
+  sendText,
+  textExport,
+  withVersionDoc,
+} from './documents.js'
+import { notFound } from './errors.js'
+import * as s from './schemas.js'
+
+export interface VersionsRoutesOptions {
+  registry: RoomRegistry
+  store: DocStore
+}
+
+const tags = ['versions']
+
+const versionJson = (info: VersionInfo) => ({ ...info, createdAt: new Date(info.createdAt).toISOString() })
+
+export const versionsRoutes: FastifyPluginAsync<VersionsRoutesOptions> = async (app, { registry, store }) => {
+  app.post<{ Params: s.NameParams; Body: { label: string } }>('/docs/:name/versions', {
+    schema: {
+      tags,
+      summary: 'Save the current state as a version',
+      params: s.nameParams,
+      body: s.versionBody,
+      response: { 201: { ...s.versionResponse, description: 'Saved' }, ...s.errors(400, 404, 415, 503) },
+    },
+  }, async (request, reply) => {
+    const name = documentName(request.params.name)
+    const state = await readDocument(registry, name, (doc) => Y.encodeStateAsUpdate(doc))
+    // Null if nothing is stored: a loaded document nobody edited, or one deleted meanwhile.
+    const info = await store.versions.create(name, request.body.label, state)
+    if (!info) throw notFound(`document ${JSON.stringify(name)} has nothing stored`)
+    return reply.code(201).send(versionJson(info))
+  })
+
+  app.get<{ Params: s.NameParams }>('/docs/:name/versions', {
+    schema: {
+      tags,
+      summary: 'List versions',
+      params: s.nameParams,
+      response: { 200: s.versionList, ...s.errors(400, 404) },
+    },
+  }, async (request) => {
+    const name = documentName(request.params.name)
+    const versions = await store.versions.list(name)
+    if (versions.length === 0 && !(await store.info(name)) && !registry.get(name)) throw documentNotFound(name)
+    return { versions: versions.map(versionJson) }
+  })
+
+  app.get<{ Params: s.VersionParams }>('/docs/:name/versions/:id', {
+    schema: {
+      tags,
+      summary: 'Version metadata',
+      params: s.versionParams,
+      response: { 200: s.versionResponse, ...s.errors(400, 404) },
+    },
+  }, async (request) => {
+    const { info } = await readVersion(store, documentName(request.params.name), request.params.id)
+    return versionJson(info)
+  })
+
+  app.get<{ Params: s.VersionParams; Querystring: s.ExportQuery }>('/docs/:name/versions/:id/update', {
+    schema: {
+      tags,
+      summary: 'Export a version as a Yjs update',
+      params: s.versionParams,
+      querystring: s.exportQuery,
+      response: { 200: s.binary('Yjs update in the requested format'), ...s.errors(400, 404) },
+    },
+  }, async (request, reply) => {
+    const { encoding, sv } = request.query
+    const stateVector = sv === undefined ? undefined : parseStateVector(fromBase64url(sv, 'sv'))
+    const version = await readVersion(store, documentName(request.params.name), request.params.id)
+    if (encoding === 'v1' && !stateVector) return sendBytes(reply, version.state)
+    return sendBytes(reply, withVersionDoc(version, (doc) => encodeUpdate(doc, stateVector, encoding)))
+  })
+
+  app.get<{ Params: s.VersionParams; Querystring: s.KeyQuery }>('/docs/:name/versions/:id/json', {
+    schema: {
+      tags,
+      summary: 'Export a version as JSON',
+      description: 'As `GET /api/docs/{name}/json`.',
+      params: s.versionParams,
+      querystring: s.jsonQuery,
+      response: { 200: s.anyJson('The JSON export'), ...s.errors(400, 404) },
+    },
+  }, async (request, reply) => {
+    const name = documentName(request.params.name)
+    const { key } = request.query
+    const json = withVersionDoc(await readVersion(store, name, request.params.id), (doc) => jsonExport(doc, key))
+    if (json === null) throw keyNotFound(name, key ?? '')
+    return sendJsonText(reply, json)
+  })
+
+  app.get<{ Params: s.VersionParams; Querystring: { key: string } }>('/docs/:name/versions/:id/text', {
+    schema: {
+      tags,
+      summary: 'Export a Y.Text or Y.XmlFragment of a version as plain text',
+      params: s.versionParams,
+      querystring: s.textQuery,
+      response: { 200: s.plainText('The text'), ...s.errors(400, 404) },
+    },
+  }, async (request, reply) => {
+    const name = documentName(request.params.name)
+    const { key } = request.query
+    const text = withVersionDoc(await readVersion(store, name, request.params.id), (doc) => textExport(doc, key))
+    if (text === null) throw keyNotFound(name, key)
+    return sendText(reply, text)
+  })
+
+  app.post<{ Params: s.VersionParams }>('/docs/:name/versions/:id/restore', {
+    schema: {
+      tags,
+      summary: 'Make the document equal a version again',
+      description: 'A new edit on top of the current state, stored and relayed to live connections: content added since the version is deleted, content deleted since is inserted again. History is kept; restoring is itself undoable by restoring a later version.',
+      params: s.versionParams,
+      response: { 200: { ...s.stateVectorResponse, description: 'Restored and durable; the state vector right after it' }, ...s.errors(400, 404, 503) },
+    },
+  }, async (request) => {
+    const name = documentName(request.params.name)
+    const version = await readVersion(store, name, request.params.id)
+    return editDocument(registry, name, (doc) => restoreUpdate(doc, version.state))
+  })
+}

@@ -1,0 +1,175 @@
+/**
+ * Prometheus metrics for one Quire server, on a registry of its own so that several servers in
+ * one process (tests, multi-tenant apps) never clash. Labels are bounded: message types and close
+ * codes come from fixed sets, document names are never labels.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { CloseCode } from '../protocol/close-codes.js'
+import { frameType, type StorageMetrics, type TransportMetrics } from './hooks.js'
+
+let processRegistry: Registry | undefined
+
+/**
+ * Default metrics (CPU, memory, event loop, GC) describe the process, not a server. They live in
+ * one registry per process: collectDefaultMetrics installs GC observers and an event-loop monitor
+ * that are never removed, so installing them per server would leak in long test runs.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
+const KNOWN_CLOSE_CODES = new Set<number>(Object.values(CloseCode))
+
+/** A peer may send any close code from 1000 to 4999; only codes with a meaning become labels. */
+function closeCodeLabel(code: number): string {
+  return (code >= 1000 && code <= 1015) || KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other'
+}
+
+export interface MetricsSources {
+  /** Rooms currently loaded, read at scrape time. */
+  loadedRooms(): number
+}
+
+export interface MetricsTotals {
+  connections: number
+  messagesIn: number
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
+}
+
+export class QuireMetrics implements TransportMetrics, StorageMetrics {
+  readonly registry = new Registry()
+  private readonly connections: Gauge
+  private readonly connectionsOpened: Counter
+  private readonly closes: Counter<'code'>
+  private readonly messagesIn: Counter<'type'>
+  private readonly messagesOut: Counter<'type'>
+  private readonly bytesIn: Counter<'type'>
+  private readonly bytesOut: Counter<'type'>
+  private readonly applySeconds: Histogram
+  private readonly writeSeconds: Histogram
+  private readonly storageErrors: Counter<'operation'>
+  private readonly compactions: Counter
+  /** Labelled children, looked up once per type: a frame relayed to 1000 peers is counted 1000 times. */
+  private readonly traffic = new Map<string, { messages: Counter.Internal; bytes: Counter.Internal }>()
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry]
+    this.connections = new Gauge({ name: 'quire_connections', help: 'Open WebSocket connections', registers })
+    new Gauge({
+      name: 'quire_rooms_loaded',
+      help: 'Documents loaded in memory',
+      registers,
+      collect() {
+        this.set(sources.loadedRooms())
+      },
+    })
+    this.connectionsOpened = new Counter({ name: 'quire_connections_opened_total', help: 'WebSocket connections accepted', registers })
+    this.closes = new Counter({
+      name: 'quire_connection_closes_total',
+      help: 'WebSocket connections closed, by close code (unlisted codes are "other")',
+      labelNames: ['code'],
+      registers,
+    })
+    const byType = (name: string, help: string) => new Counter({ name, help, labelNames: ['type'] as const, registers })
+    this.messagesIn = byType('quire_messages_received_total', 'Client frames received, by message type ("invalid" when undecodable)')
+    this.messagesOut = byType('quire_messages_sent_total', 'Frames sent to clients, by message type, counted per connection')
+    this.bytesIn = byType('quire_received_bytes_total', 'Bytes of client frames received, by message type')
+    this.bytesOut = byType('quire_sent_bytes_total', 'Bytes of frames sent to clients, by message type')
+    this.applySeconds = new Histogram({
+      name: 'quire_update_apply_seconds',
+      help: 'Time to apply one client update to its document',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    })
+    this.writeSeconds = new Histogram({
+      name: 'quire_storage_write_seconds',
+      help: 'Time from appending an update to its durable commit (group commit included)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    })
+    this.storageErrors = new Counter({
+      name: 'quire_storage_errors_total',
+      help: 'Failed storage operations, by operation',
+      labelNames: ['operation'],
+      registers,
+    })
+    this.compactions = new Counter({ name: 'quire_compactions_total', help: 'Compactions completed (a run with nothing new to fold counts too)', registers })
+  }
+
+  /** Prometheus text: this server's metrics plus the process-wide default metrics. */
+  async text(): Promise<string> {
+    return Registry.merge([processMetrics(), this.registry]).metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  /** Server-wide sums for the admin dashboard. */
+  async totals(): Promise<MetricsTotals> {
+    const sum = async (metric: Counter<string> | Gauge) => (await metric.get()).values.reduce((total, v) => total + v.value, 0)
+    return {
+      connections: await sum(this.connections),
+      messagesIn: await sum(this.messagesIn),
+      messagesOut: await sum(this.messagesOut),
+      bytesIn: await sum(this.bytesIn),
+      bytesOut: await sum(this.bytesOut),
+    }
+  }
+
+  connectionOpened(): void {
+    this.connections.inc()
+    this.connectionsOpened.inc()
+  }
+
+  connectionClosed(code: number): void {
+    this.connections.dec()
+    this.closes.inc({ code: closeCodeLabel(code) })
+  }
+
+  received(type: string, bytes: number): void {
+    const counters = this.counters('in', type)
+    counters.messages.inc()
+    counters.bytes.inc(bytes)
+  }
+
+  sent(frame: Uint8Array): void {
+    const counters = this.counters('out', frameType(frame))
+    counters.messages.inc()
+    counters.bytes.inc(frame.byteLength)
+  }
+
+  private counters(direction: 'in' | 'out', type: string) {
+    const key = direction + type
+    let counters = this.traffic.get(key)
+    if (!counters) {
+      counters = direction === 'in'
+        ? { messages: this.messagesIn.labels({ type }), bytes: this.bytesIn.labels({ type }) }
+        : { messages: this.messagesOut.labels({ type }), bytes: this.bytesOut.labels({ type }) }
+      this.traffic.set(key, counters)
+    }
+    return counters
+  }
+
+  updateApplied(seconds: number): void {
+    this.applySeconds.observe(seconds)
+  }
+
+  storageWrite(seconds: number): void {
+    this.writeSeconds.observe(seconds)
+  }
+
+  storageError(operation: 'load' | 'append' | 'compact'): void {
+    this.storageErrors.inc({ operation })
+  }
+
+  compaction(): void {
+    this.compactions.inc()
+  }
+}
