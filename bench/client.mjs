@@ -8,7 +8,9 @@
  *   [1, awarenessUpdate]                 [2, 0, reason] auth: permission denied
  *
  * Handshake: on open the client sends its SyncStep1; it answers the server's SyncStep1 with a
- * SyncStep2; `synced` resolves when the server's SyncStep2 has been applied.
+ * SyncStep2; `synced` resolves when the server's SyncStep2 has been applied. Against a relay that
+ * does no sync (the bench's floor), `handshake: false` sends no SyncStep1, ignores SyncStep1s
+ * from peers and counts as synced once the socket is open.
  *
  * Latency marks: `sendMark(writerId, seq)` appends `<writerId>:<seq>;` to the shared Y.Text and
  * records the send time in a `MarkClock` shared by every client of the process (same clock:
@@ -61,6 +63,11 @@ export class MarkClock {
  * @property {string} [id] label used in marks and errors
  * @property {string} [textName] Y.Text name (default 'text')
  * @property {number} [syncTimeoutMs] reject `synced` after this long (default 30 s)
+ * @property {Y.Doc} [doc] use this document (e.g. to reconnect with an offline client's state);
+ *   close() then leaves it alive
+ * @property {boolean} [handshake] false: no sync handshake (relays without sync); default true
+ * @property {boolean} [apply] false: received updates are counted, not applied (a client that
+ *   only measures arrival, so the bench process does not spend its CPU on applying them)
  * @property {(key: string, arrivedAt: number, client: BenchClient, own: boolean) => void} [onMark]
  *   called for every mark found in a received update (SyncStep2 or Update); `own` is true for
  *   the echo of a mark this client sent itself
@@ -74,7 +81,10 @@ export class BenchClient {
     this.id = options.id ?? Math.random().toString(36).slice(2, 8)
     this.room = options.room
     this.url = `${options.url.replace(/\/$/, '')}/${encodeURIComponent(options.room)}`
-    this.doc = new Y.Doc()
+    this.ownDoc = !options.doc
+    this.doc = options.doc ?? new Y.Doc()
+    this.handshake = options.handshake ?? true
+    this.apply = options.apply ?? true
     this.text = this.doc.getText(options.textName ?? 'text')
     this.onMark = options.onMark
     this.onUpdate = options.onUpdate
@@ -110,18 +120,20 @@ export class BenchClient {
     this.closedPromise = new Promise((res) => (this._resolveClosed = res))
 
     // Local changes (origin !== REMOTE) go out as Update messages.
-    this.doc.on('update', (update, origin) => {
+    this._onDocUpdate = (update, origin) => {
       if (origin === REMOTE) return
       this.stats.updatesOut++
       this.send(encodeSync(SYNC_UPDATE, update))
-    })
+    }
+    this.doc.on('update', this._onDocUpdate)
 
     const ws = new WebSocket(this.url, { perMessageDeflate: false })
     ws.binaryType = 'nodebuffer'
     this.ws = ws
     ws.on('open', () => {
       this.openedAt = performance.now()
-      this.send(encodeSync(SYNC_STEP1, Y.encodeStateVector(this.doc)))
+      if (this.handshake) this.send(encodeSync(SYNC_STEP1, Y.encodeStateVector(this.doc)))
+      else this._markSynced(0)
     })
     ws.on('message', (data, isBinary) => {
       this.arrivedAt = performance.now()
@@ -157,19 +169,13 @@ export class BenchClient {
       const subtype = decoding.readVarUint(d)
       const payload = decoding.readVarUint8Array(d)
       if (subtype === SYNC_STEP1) {
-        this.send(encodeSync(SYNC_STEP2, Y.encodeStateAsUpdate(this.doc, payload)))
+        if (this.handshake) this.send(encodeSync(SYNC_STEP2, Y.encodeStateAsUpdate(this.doc, payload)))
       } else if (subtype === SYNC_STEP2 || subtype === SYNC_UPDATE) {
         this.stats.updatesIn++
         this.onUpdate?.(payload, this.arrivedAt, this)
         if (this.onMark) this._scanMarks(payload)
-        Y.applyUpdate(this.doc, payload, REMOTE)
-        if (subtype === SYNC_STEP2 && !this.isSynced) {
-          this.isSynced = true
-          this.syncStep2ArrivedAt = this.arrivedAt
-          this.syncStep2Bytes = payload.byteLength
-          this.syncedAt = performance.now()
-          this._resolveSynced()
-        }
+        if (this.apply) Y.applyUpdate(this.doc, payload, REMOTE)
+        if (subtype === SYNC_STEP2 && !this.isSynced) this._markSynced(payload.byteLength)
       } else {
         throw new Error(`unknown sync subtype ${subtype}`)
       }
@@ -180,6 +186,14 @@ export class BenchClient {
       const denied = decoding.readVarUint(d) === 0 ? decoding.readVarString(d) : ''
       this.error ??= new Error(`permission denied: ${denied}`)
     }
+  }
+
+  _markSynced(step2Bytes) {
+    this.isSynced = true
+    this.syncStep2ArrivedAt = this.arrivedAt || performance.now()
+    this.syncStep2Bytes = step2Bytes
+    this.syncedAt = performance.now()
+    this._resolveSynced()
   }
 
   /**
@@ -240,7 +254,8 @@ export class BenchClient {
       await this.closedPromise
       clearTimeout(timer)
     }
-    if (!this.doc.isDestroyed) this.doc.destroy()
+    this.doc.off('update', this._onDocUpdate)
+    if (this.ownDoc && !this.doc.isDestroyed) this.doc.destroy()
   }
 }
 

@@ -1,9 +1,7 @@
 /**
  * Starts a collaboration server as a child process, the way a user runs it, and reads the
- * server process's own CPU time and memory from /proc.
- *
- * Each server kind is a small descriptor (command line + how to find its port), so the suite can
- * later run the same scenarios against the reference y-websocket server: add an entry to SERVERS.
+ * server process's own CPU time and memory from /proc. The server kinds (Quire, the reference
+ * y-websocket server, the floor relay) are described in bench/targets.mjs.
  *
  * Every child started here is killed when the bench process exits, crashes or is interrupted.
  */
@@ -11,44 +9,10 @@ import { spawn, execFileSync } from 'node:child_process'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { PROJECT_ROOT, SERVERS, freePort } from './targets.mjs'
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-
-/**
- * @typedef {object} ServerKind
- * @property {string} label
- * @property {(o: {dataDir: string, host: string}) => {args: string[], env: Record<string,string>}} command
- *   node arguments (after any extra node flags) and environment
- * @property {(line: string) => number | null} parsePort port from one stdout line, or null
- * @property {boolean} persistent whether the server keeps documents in dataDir
- */
-
-/** @type {Record<string, ServerKind>} */
-export const SERVERS = {
-  quire: {
-    label: 'Quire (node dist/cli.js serve)',
-    command: ({ dataDir, host }) => ({
-      args: [join(PROJECT_ROOT, 'dist', 'cli.js'), 'serve'],
-      env: { PORT: '0', HOST: host, DATA_DIR: dataDir },
-    }),
-    parsePort: (line) => {
-      // pino JSON line: {"level":30,...,"msg":"Server listening at http://127.0.0.1:PORT"}
-      if (!line.startsWith('{')) return null
-      let entry
-      try {
-        entry = JSON.parse(line)
-      } catch {
-        return null
-      }
-      const m = /^Server listening at https?:\/\/(?:127\.0\.0\.1|\[?::1\]?|localhost):(\d+)$/.exec(entry.msg ?? '')
-      return m ? Number(m[1]) : null
-    },
-    persistent: true,
-  },
-  // Later: 'y-websocket': { command: ... HOST/PORT/YPERSISTENCE ..., parsePort: /running at .*:(\d+)/ }
-}
+export { PROJECT_ROOT, SERVERS } from './targets.mjs'
 
 const live = new Set()
 /** Temporary data dirs made by tempDataDir() and not yet removed; deleted on exit too. */
@@ -180,19 +144,25 @@ export function keepDir(dir) {
 /**
  * @typedef {object} ServerHandle
  * @property {string} kind
+ * @property {import('./targets.mjs').Capabilities} can
  * @property {number} pid
  * @property {number} port
  * @property {string} host
  * @property {string} url ws://host:port
  * @property {string} dataDir
+ * @property {number} startMs from spawning the process until it reported its port
  * @property {() => number} cpuSeconds
  * @property {() => {rss: number, hwm: number}} memory
  * @property {string[]} problems warn/error log lines and stderr output seen so far
+ * @property {string[]} stdoutTail the last stdout lines (at most 50)
  * @property {(timeoutMs?: number) => Promise<{code: number|null, signal: string|null}>} stop SIGTERM, then SIGKILL
+ * @property {(signal?: NodeJS.Signals) => Promise<{code: number|null, signal: string|null}>} kill
+ *   sends the signal at once (synchronously) and resolves when the process is gone
  */
 
 /**
- * Starts a server and resolves once it logged its port.
+ * Starts a server and resolves once it reported its port. Kinds that cannot report a port they
+ * did not choose get a free one from the bench (retried if another process took it meanwhile).
  * @param {{kind?: string, dataDir?: string, host?: string, nodeArgs?: string[], env?: Record<string,string>, startTimeoutMs?: number}} [options]
  * @returns {Promise<ServerHandle>}
  */
@@ -201,11 +171,23 @@ export async function startServer(options = {}) {
   const kindName = options.kind ?? 'quire'
   const kind = SERVERS[kindName]
   if (!kind) throw new Error(`unknown server kind ${kindName}; known: ${Object.keys(SERVERS).join(', ')}`)
-  const host = options.host ?? '127.0.0.1'
   const dataDir = options.dataDir ?? (await tempDataDir())
-  const { args, env } = kind.command({ dataDir, host })
-  // One-off investigations: BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (the
-  // profile is written when the server exits cleanly, which stop() asks for with SIGTERM).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(kindName, kind, dataDir, options)
+    } catch (error) {
+      if (!kind.needsPort || attempt >= 3 || !/EADDRINUSE/.test(String(error?.message))) throw error
+    }
+  }
+}
+
+async function startOnce(kindName, kind, dataDir, options) {
+  const host = options.host ?? '127.0.0.1'
+  const spawnedAt = performance.now()
+  const { args, env } = kind.command({ dataDir, host, port: kind.needsPort ? await freePort(host) : 0 })
+  // One-off investigations: BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof
+  // --require ./bench/profile-exit.cjs". The profile is written when the server exits cleanly, which
+  // stop() asks for with SIGTERM; the preload makes servers without a SIGTERM handler exit cleanly.
   const extraNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
   const child = spawn(process.execPath, [...extraNodeArgs, ...(options.nodeArgs ?? []), ...args], {
     cwd: PROJECT_ROOT,
@@ -221,6 +203,8 @@ export async function startServer(options = {}) {
   })
   /** @type {string[]} */
   const problems = []
+  /** @type {string[]} */
+  const stdoutTail = []
   const note = (line) => {
     if (problems.length < 200) problems.push(line.slice(0, 500))
   }
@@ -228,9 +212,8 @@ export async function startServer(options = {}) {
   const port = await new Promise((resolvePort, reject) => {
     let buffered = ''
     let found = false
-    const timer = setTimeout(() => {
-      reject(new Error(`${kindName} did not report its port within ${options.startTimeoutMs ?? 15000} ms`))
-    }, options.startTimeoutMs ?? 15000)
+    const timeoutMs = options.startTimeoutMs ?? 15000
+    const timer = setTimeout(() => reject(new Error(`${kindName} did not report its port within ${timeoutMs} ms`)), timeoutMs)
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk) => {
       buffered += chunk
@@ -238,6 +221,8 @@ export async function startServer(options = {}) {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
+        stdoutTail.push(line.slice(0, 500))
+        if (stdoutTail.length > 50) stdoutTail.shift()
         if (!found) {
           const p = kind.parsePort(line)
           if (p) {
@@ -246,9 +231,7 @@ export async function startServer(options = {}) {
             resolvePort(p)
           }
         }
-        // pino: level 40 = warn, 50 = error, 60 = fatal
-        const level = /"level":(\d+)/.exec(line)
-        if (level && Number(level[1]) >= 40) note(line)
+        if (kind.isProblem(line)) note(line)
       }
       if (buffered.length > 1e6) buffered = '' // never hold an unbounded partial line
     })
@@ -266,24 +249,33 @@ export async function startServer(options = {}) {
   })
 
   let stopped = null
+  const running = () => child.exitCode === null && child.signalCode === null
   return {
     kind: kindName,
+    can: kind.can,
     pid: child.pid,
     port,
     host,
     url: `ws://${host}:${port}`,
     dataDir,
+    startMs: performance.now() - spawnedAt,
     problems,
+    stdoutTail,
     cpuSeconds: () => cpuSeconds(child.pid),
     memory: () => memory(child.pid),
     stop: (timeoutMs = 10_000) => {
       stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+        if (running()) child.kill('SIGTERM')
         const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
         const result = await exited
         clearTimeout(timer)
         return result
       })()
+      return stopped
+    },
+    kill: (signal = 'SIGKILL') => {
+      if (running()) child.kill(signal)
+      stopped ??= exited
       return stopped
     },
   }

@@ -3,7 +3,8 @@
  * Sequential format: {startContent, endContent, txns: [{patches: [[pos, delCount, insertStr], …]}]},
  * positions in Unicode code points, patches within a txn in descending position order.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import * as Y from 'yjs'
 import { gunzipSync } from 'node:zlib'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -37,5 +38,56 @@ export function applyTxn(text, txn) {
   for (const [pos, del, ins] of txn.patches) {
     if (del > 0) text.delete(pos, del)
     if (ins) text.insert(pos, ins)
+  }
+}
+
+/**
+ * The document a trace produces when replayed one Yjs transaction per txn (optionally only the
+ * first `maxTxns` txns): its text and its encoded state (Y.encodeStateAsUpdate, v1). Replaying the
+ * full automerge-paper trace takes seconds, so the encoded state is cached in
+ * bench/results/cache/ (keyed by trace size, txn count and Yjs version) and memoized in-process.
+ * @returns {{text: string, update: Uint8Array, txns: number, full: boolean, cached: boolean}}
+ */
+export function traceDocument(name, maxTxns = 0) {
+  const memoKey = `${name}:${maxTxns}`
+  const memo = documents.get(memoKey)
+  if (memo) return memo
+  const trace = loadTrace(name)
+  if (!isBmpOnly(trace)) throw new Error(`${name}: astral characters need code-point → UTF-16 position mapping`)
+  const txns = maxTxns > 0 ? trace.txns.slice(0, maxTxns) : trace.txns
+  const full = txns.length === trace.txns.length
+  const cacheFile = join(CACHE_DIR, `${name}-${trace.gzBytes}-${txns.length}-yjs${yjsVersion()}.bin`)
+  let update = null
+  let cached = false
+  if (existsSync(cacheFile)) {
+    update = new Uint8Array(readFileSync(cacheFile))
+    cached = true
+  }
+  const doc = new Y.Doc()
+  const text = doc.getText('text')
+  if (update) Y.applyUpdate(doc, update)
+  else {
+    text.insert(0, trace.startContent ?? '')
+    for (const txn of txns) doc.transact(() => applyTxn(text, txn))
+    update = Y.encodeStateAsUpdate(doc)
+    try {
+      mkdirSync(CACHE_DIR, { recursive: true })
+      writeFileSync(cacheFile, update)
+    } catch {} // a read-only checkout still works, just slower
+  }
+  const result = { text: text.toString(), update, txns: txns.length, full, cached }
+  doc.destroy()
+  if (full && result.text !== trace.endContent) throw new Error(`${name}: replay does not end with endContent`)
+  documents.set(memoKey, result)
+  return result
+}
+
+const documents = new Map()
+const CACHE_DIR = join(HERE, 'results', 'cache')
+function yjsVersion() {
+  try {
+    return JSON.parse(readFileSync(join(HERE, '..', 'node_modules', 'yjs', 'package.json'), 'utf8')).version
+  } catch {
+    return 'unknown'
   }
 }

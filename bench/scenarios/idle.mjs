@@ -15,15 +15,17 @@ import { MiB, round } from '../stats.mjs'
 
 export const name = 'idle'
 export const description = 'N idle synced sockets over D docs; server RSS per connection'
-export const defaults = { sockets: 1000, docs: 100, settleMs: 2000, concurrency: 50 }
-export const quickParams = { sockets: 300, docs: 30, settleMs: 1000 }
+export const requires = []
+export const defaults = { sockets: 2000, docs: 100, settleMs: 2000, concurrency: 50 }
+export const quickParams = { sockets: 200, docs: 20, settleMs: 250 }
 
 export async function run({ params, serverKind = 'quire', log = console.log }) {
   const { sockets, docs, settleMs, concurrency } = params
   const server = await startServer({ kind: serverKind })
+  const handshake = server.can.sync
   let clients = []
   try {
-    const warm = new BenchClient({ url: server.url, room: 'warm-up', id: 'warm' })
+    const warm = new BenchClient({ url: server.url, room: 'warm-up', id: 'warm', handshake })
     await warm.synced
     warm.insert('x')
     await sleep(100)
@@ -33,7 +35,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     const cpu0 = server.cpuSeconds()
 
     const half = Math.floor(sockets / 2)
-    const options = (i) => ({ url: server.url, room: `idle-${i % docs}`, id: `i${i}`, syncTimeoutMs: 60_000 })
+    const options = (i) => ({ url: server.url, room: `idle-${i % docs}`, id: `i${i}`, syncTimeoutMs: 60_000, handshake })
     const t0 = performance.now()
     clients = await connectMany(half, options, { concurrency })
     let connectMs = performance.now() - t0
@@ -60,6 +62,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     const deltaRss = after.rss - before.rss
     const result = {
       params,
+      target: serverKind,
       connectSeconds: round(connectMs / 1000, 3),
       connectionsPerSecond: round(sockets / (connectMs / 1000), 0),
       serverCpuSecondsConnecting: round(cpuConnect, 3),
@@ -90,5 +93,14 @@ export function rows(r) {
     ['RSS before → half → all, settled (MiB)', `${r.rssBeforeMiB} → ${r.rssAfterHalfMiB} → ${r.rssAfterSettleMiB} (after close ${r.rssAfterCloseMiB})`],
     ['RSS per connection: all / second half only (KiB)', `${r.rssPerConnectionKiB} / ${r.rssPerConnectionMarginalKiB}`],
     ['still open after settle', `${r.stillOpenAfterSettle} / ${r.params.sockets}`],
+  ]
+}
+
+export function metrics(r) {
+  return [
+    { key: 'perConn', label: 'RSS per connection, all (KiB)', value: r.rssPerConnectionKiB, better: 'lower' },
+    { key: 'marginal', label: 'RSS per connection, second half (KiB)', value: r.rssPerConnectionMarginalKiB, better: 'lower' },
+    { key: 'cpu', label: 'server CPU to connect all (s)', value: r.serverCpuSecondsConnecting, better: 'lower' },
+    { key: 'open', label: 'still open after settle', value: r.stillOpenAfterSettle, better: 'higher' },
   ]
 }

@@ -1,0 +1,154 @@
+/**
+ * The servers the bench compares, as small descriptors: how to start each one as a child process
+ * (always `process.execPath` directly on its entry script, so /proc/<pid> is the server itself),
+ * how it reports that it listens, and what it can do.
+ *
+ *   quire        `node dist/cli.js serve` on a fresh DATA_DIR, PORT=0 (it logs the port it got)
+ *   y-websocket  the reference server of y-websocket@1.5.4 (devDependency alias `y-websocket-ref`),
+ *                `node bin/server.js` with YPERSISTENCE=<dir> (y-leveldb). It prints the port it was
+ *                given, so PORT=0 would be useless: the bench picks a free port itself.
+ *   floor        bench/floor-relay.mjs, a raw `ws` relay that forwards every frame to the other
+ *                sockets of the same path without decoding. It stores nothing and does no sync.
+ */
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const REF_DIR = join(PROJECT_ROOT, 'node_modules', 'y-websocket-ref')
+
+/**
+ * @typedef {object} Capabilities
+ * @property {boolean} sync answers the y-websocket handshake (SyncStep1/2) from a server-side doc
+ * @property {boolean} storage keeps documents in its data dir across restarts
+ * @property {boolean} echo relays an update back to its sender too
+ */
+
+/**
+ * @typedef {object} ServerKind
+ * @property {string} label
+ * @property {Capabilities} can
+ * @property {boolean} needsPort the bench must choose the port (the server cannot report PORT=0)
+ * @property {(o: {dataDir: string, host: string, port: number}) => {args: string[], env: Record<string,string>}} command
+ *   node arguments (after any extra node flags) and environment
+ * @property {(line: string) => number | null} parsePort port from one stdout line, or null
+ * @property {(line: string) => boolean} isProblem whether a stdout line is a warning or error
+ */
+
+/** pino JSON line at warn (40) or above. */
+const pinoProblem = (line) => {
+  const level = /"level":(\d+)/.exec(line)
+  return level !== null && Number(level[1]) >= 40
+}
+
+/** @type {Record<string, ServerKind>} */
+export const SERVERS = {
+  quire: {
+    label: 'Quire',
+    can: { sync: true, storage: true, echo: true },
+    needsPort: false,
+    command: ({ dataDir, host }) => ({
+      args: [join(PROJECT_ROOT, 'dist', 'cli.js'), 'serve'],
+      env: { PORT: '0', HOST: host, DATA_DIR: dataDir },
+    }),
+    parsePort: (line) => {
+      // pino JSON line: {"level":30,...,"msg":"Server listening at http://127.0.0.1:PORT"}
+      if (!line.startsWith('{')) return null
+      let entry
+      try {
+        entry = JSON.parse(line)
+      } catch {
+        return null
+      }
+      const m = /^Server listening at https?:\/\/(?:127\.0\.0\.1|\[?::1\]?|localhost):(\d+)$/.exec(entry.msg ?? '')
+      return m ? Number(m[1]) : null
+    },
+    isProblem: pinoProblem,
+  },
+  'y-websocket': {
+    label: 'y-websocket 1.5.4',
+    can: { sync: true, storage: true, echo: true },
+    needsPort: true,
+    command: ({ dataDir, host, port }) => ({
+      args: [join(REF_DIR, 'bin', 'server.js')],
+      env: { HOST: host, PORT: String(port), YPERSISTENCE: dataDir },
+    }),
+    // console.log(`running at '${host}' on port ${port}`) inside server.listen's callback
+    parsePort: (line) => {
+      const m = /^running at '[^']*' on port (\d+)$/.exec(line.trim())
+      return m ? Number(m[1]) : null
+    },
+    isProblem: () => false, // it logs errors with console.error: stderr, which is always kept
+  },
+  floor: {
+    label: 'floor (raw ws relay)',
+    can: { sync: false, storage: false, echo: false },
+    needsPort: false,
+    command: ({ host }) => ({
+      args: [join(PROJECT_ROOT, 'bench', 'floor-relay.mjs')],
+      env: { HOST: host, PORT: '0' },
+    }),
+    parsePort: (line) => {
+      const m = /^floor relay listening on [^ ]+:(\d+)$/.exec(line.trim())
+      return m ? Number(m[1]) : null
+    },
+    isProblem: () => false,
+  },
+}
+
+export const FLOOR_NOTE =
+  'floor = a raw `ws` relay that forwards every frame to the other sockets of the same path: it stores nothing, ' +
+  'does no sync and sends no echo, so scenarios that need sync or storage are n/a for it'
+
+/**
+ * Why a scenario does not apply to a server kind, or null if it does.
+ * @param {{requires?: Array<keyof Capabilities>}} scenario
+ * @param {string} kindName
+ */
+export function notApplicable(scenario, kindName) {
+  const kind = SERVERS[kindName]
+  const missing = (scenario.requires ?? []).filter((c) => !kind.can[c])
+  if (missing.length === 0) return null
+  return `n/a: ${kind.label} has no ${missing.join(' / ')}`
+}
+
+/** A port that was free a moment ago on `host` (the OS picks it; small race, retried by the caller). */
+export function freePort(host = '127.0.0.1') {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.once('error', reject)
+    srv.listen(0, host, () => {
+      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address())
+      srv.close(() => resolvePort(port))
+    })
+  })
+}
+
+const version = (dir) => {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version
+  } catch {
+    return null
+  }
+}
+
+/** Versions of everything that decides the numbers (each server's own copies where they differ). */
+export function packageVersions() {
+  const nm = join(PROJECT_ROOT, 'node_modules')
+  return {
+    quire: version(PROJECT_ROOT),
+    yjs: version(join(nm, 'yjs')),
+    'y-protocols': version(join(nm, 'y-protocols')),
+    lib0: version(join(nm, 'lib0')),
+    ws: version(join(nm, 'ws')),
+    fastify: version(join(nm, 'fastify')),
+    level: version(join(nm, 'level')),
+    'y-websocket (reference server)': version(REF_DIR),
+    'ws (reference server)': version(join(REF_DIR, 'node_modules', 'ws')) ?? version(join(nm, 'ws')),
+    'y-leveldb (reference server)': version(join(nm, 'y-leveldb')),
+    'level (y-leveldb)': version(join(nm, 'y-leveldb', 'node_modules', 'level')),
+    'y-websocket (bench test client)': version(join(nm, 'y-websocket')),
+  }
+}
