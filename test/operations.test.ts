@@ -133,7 +133,7 @@ describe('/metrics', () => {
 })
 
 describe('logs', () => {
-  it('logs one line per connection open and close, with room, connection id, duration, bytes and code', async () => {
+  it('logs each connection opening (debug) and closing (info) with room, connection id, duration, bytes and code', async () => {
     const lines: Array<Record<string, unknown>> = []
     const stream = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -141,7 +141,7 @@ describe('logs', () => {
         done()
       },
     })
-    const server = await startServer({ logger: { level: 'info', stream } })
+    const server = await startServer({ logger: { level: 'debug', stream } })
     const a = connect(server.url, 'logged/doc')
     await synced(a)
     a.doc.getText('t').insert(0, 'hello')
@@ -153,7 +153,7 @@ describe('logs', () => {
     const closed = lines.filter((l) => l.msg === 'connection closed')
     expect(opened).toHaveLength(1)
     expect(closed).toHaveLength(1)
-    expect(opened[0]).toMatchObject({ level: 30, room: 'logged/doc', conn: expect.any(String) })
+    expect(opened[0]).toMatchObject({ level: 20, room: 'logged/doc', conn: expect.any(String) })
     expect(closed[0]).toMatchObject({
       level: 30,
       room: 'logged/doc',

@@ -175,12 +175,7 @@ export class LevelDocStore implements DocStore {
     await this.writer.barrier()
     const meta = await this.readMeta(name)
     if (snapshot.seq <= meta.baseSeq) return
-    const covered: string[] = []
-    let coveredBytes = 0
-    for await (const [key, update] of this.log.iterator({ gt: logKey(name, meta.baseSeq), lte: logKey(name, snapshot.seq) })) {
-      covered.push(key)
-      coveredBytes += (update as Bytes).byteLength
-    }
+    const { keys: covered, bytes: coveredBytes } = await this.coveredLog(name, meta, snapshot.seq)
     this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + coveredBytes)
     meta.baseSeq = snapshot.seq
     meta.baseBytes = snapshot.state.byteLength
@@ -191,6 +186,24 @@ export class LevelDocStore implements DocStore {
       { type: 'put', sublevel: this.base, key: name, value: snapshot.state },
       ...covered.map((key): BatchOp => ({ type: 'del', sublevel: this.log, key })),
     ])
+  }
+
+  /** Log keys in (baseSeq, seq] and their total size. */
+  private async coveredLog(name: string, meta: DocMeta, seq: number): Promise<{ keys: string[]; bytes: number }> {
+    if (seq >= meta.seq) {
+      // The snapshot covers the whole log: seqs are contiguous and the meta knows the size, so
+      // nothing needs reading (deleting a key that a failed write never stored is harmless).
+      const keys: string[] = []
+      for (let s = meta.baseSeq + 1; s <= meta.seq; s++) keys.push(logKey(name, s))
+      return { keys, bytes: meta.logBytes }
+    }
+    const keys: string[] = []
+    let bytes = 0
+    for await (const [key, update] of this.log.iterator({ gt: logKey(name, meta.baseSeq), lte: logKey(name, seq) })) {
+      keys.push(key)
+      bytes += (update as Bytes).byteLength
+    }
+    return { keys, bytes }
   }
 
   private async mergeStored(name: string): Promise<Snapshot> {

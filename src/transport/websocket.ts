@@ -94,8 +94,10 @@ function serveConnection(
     ws.close(CloseCode.badDocumentName, closeReason(reason))
     return
   }
-  // Logged with the fields of the child logger, without creating one per idle socket.
-  appLog.info({ room: name, conn: id }, 'connection opened')
+  // Logged with the fields of the child logger, without creating one per idle socket. At debug:
+  // the close line carries everything (duration, bytes, code), and a reconnect storm should not
+  // double the log volume.
+  appLog.debug({ room: name, conn: id }, 'connection opened')
   // A child logger per connection costs memory on every idle socket; make it on first use.
   let childLog: Logger | undefined
   const log = (): Logger => (childLog ??= (appLog as unknown as { child(b: object): Logger }).child({ room: name, conn: id }))
