@@ -50,7 +50,9 @@ export const SERVERS = {
     needsPort: false,
     command: ({ dataDir, host }) => ({
       args: [join(PROJECT_ROOT, 'dist', 'cli.js'), 'serve'],
-      env: { PORT: '0', HOST: host, DATA_DIR: dataDir },
+      // bigdoc replays a 260k-transaction trace as fast as the server echoes, one message per
+      // transaction: by design past the per-connection message rate limit (README "Limits").
+      env: { PORT: '0', HOST: host, DATA_DIR: dataDir, MESSAGES_PER_SECOND: '0' },
     }),
     parsePort: (line) => {
       // pino JSON line: {"level":30,...,"msg":"Server listening at http://127.0.0.1:PORT"}

@@ -31,6 +31,11 @@ async function serve(argv: string[]): Promise<void> {
     maxBodyBytes: config.maxBodyBytes,
     compactAfterUpdates: config.compactAfterUpdates,
     compactAfterBytes: config.compactAfterBytes,
+    auth: config.security.auth,
+    ...(config.security.tls && { https: config.security.tls }),
+    limits: config.limits,
+    restRateLimit: config.restRateLimit,
+    corsOrigins: config.corsOrigins,
     logger: {
       level: config.logLevel,
       // JSON lines for log collectors; readable lines for a person at a terminal.

@@ -3,6 +3,9 @@
  * validated once at start-up so a bad value fails fast with a one-line reason.
  */
 import { parseArgs } from 'node:util'
+import { AUTH_SETTINGS, parseSecuritySettings, type SecuritySettings } from './auth/settings.js'
+import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
+import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './limits/http.js'
 
 export interface ServeConfig {
   port: number
@@ -14,6 +17,11 @@ export interface ServeConfig {
   compactAfterUpdates: number
   compactAfterBytes: number
   logLevel: string
+  /** Authentication and TLS (auth/settings.ts). */
+  security: SecuritySettings
+  limits: Limits
+  restRateLimit: RestRateLimit
+  corsOrigins: string[]
 }
 
 export class ConfigError extends Error {
@@ -33,6 +41,18 @@ export const SETTINGS = {
   'compact-after-updates': { flag: '--compact-after-updates', env: 'COMPACT_AFTER_UPDATES', default: '1000', help: 'compact a document once its log holds this many updates' },
   'compact-after-bytes': { flag: '--compact-after-bytes', env: 'COMPACT_AFTER_BYTES', default: String(1024 * 1024), help: '…or this many bytes' },
   'log-level': { flag: '--log-level', env: 'LOG_LEVEL', default: 'info', help: LOG_LEVELS.join('|') },
+  ...AUTH_SETTINGS,
+  // Limits (README "Limits"); 0 disables a numeric one.
+  'max-connections': { flag: '--max-connections', env: 'MAX_CONNECTIONS', default: String(DEFAULT_LIMITS.maxConnections), help: 'open WebSockets in total; more close with 1013' },
+  'max-connections-per-ip': { flag: '--max-connections-per-ip', env: 'MAX_CONNECTIONS_PER_IP', default: String(DEFAULT_LIMITS.maxConnectionsPerIp), help: 'open WebSockets per client IP (off: proxies share one); more close with 1013' },
+  'max-rooms': { flag: '--max-rooms', env: 'MAX_ROOMS', default: String(DEFAULT_LIMITS.maxRooms), help: 'documents loaded at once; a join loading one more closes with 1013' },
+  'message-burst': { flag: '--message-burst', env: 'MESSAGE_BURST', default: String(DEFAULT_LIMITS.messageBurst), help: 'messages a connection may send at once…' },
+  'messages-per-second': { flag: '--messages-per-second', env: 'MESSAGES_PER_SECOND', default: String(DEFAULT_LIMITS.messagesPerSecond), help: '…and sustained; more close with 1008' },
+  'max-document-bytes': { flag: '--max-document-bytes', env: 'MAX_DOCUMENT_BYTES', default: String(DEFAULT_LIMITS.maxDocumentBytes), help: 'document size quota; an update past it closes with 4413' },
+  'max-buffered-bytes': { flag: '--max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', default: String(DEFAULT_LIMITS.maxBufferedBytes), help: 'unsent bytes per connection; a client that does not read closes with 1013' },
+  'rest-rate-limit': { flag: '--rest-rate-limit', env: 'REST_RATE_LIMIT', default: String(DEFAULT_REST_RATE_LIMIT.max), help: 'REST requests per IP and window; more get 429' },
+  'rest-rate-window-ms': { flag: '--rest-rate-window-ms', env: 'REST_RATE_WINDOW_MS', default: String(DEFAULT_REST_RATE_LIMIT.windowMs), help: 'the window of --rest-rate-limit' },
+  'cors-origin': { flag: '--cors-origin', env: 'CORS_ORIGIN', default: '', help: 'comma-separated origins allowed by CORS, or *; empty: same-origin only' },
 } as const
 
 type SettingName = keyof typeof SETTINGS
@@ -90,5 +110,26 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     compactAfterUpdates: integer('compact-after-updates', 1, 2 ** 31 - 1),
     compactAfterBytes: integer('compact-after-bytes', 1024, 2 ** 40),
     logLevel: text('log-level', (v) => LOG_LEVELS.includes(v), `one of ${LOG_LEVELS.join(', ')}`),
+    security: parseSecuritySettings(raw, (name, message) => {
+      // Secrets and PEM text are never echoed into the error.
+      throw new ConfigError(`${source(name)}: ${message}`)
+    }),
+    limits: {
+      maxConnections: integer('max-connections', 0, 2 ** 31 - 1),
+      maxConnectionsPerIp: integer('max-connections-per-ip', 0, 2 ** 31 - 1),
+      maxRooms: integer('max-rooms', 0, 2 ** 31 - 1),
+      messageBurst: integer('message-burst', 1, 2 ** 31 - 1),
+      messagesPerSecond: integer('messages-per-second', 0, 2 ** 31 - 1),
+      maxDocumentBytes: integer('max-document-bytes', 0, 2 ** 40),
+      maxBufferedBytes: integer('max-buffered-bytes', 0, 2 ** 40),
+    },
+    restRateLimit: {
+      max: integer('rest-rate-limit', 0, 2 ** 31 - 1),
+      windowMs: integer('rest-rate-window-ms', 1, 2 ** 31 - 1),
+    },
+    corsOrigins: text('cors-origin', (v) => v === '' || v.split(',').every((o) => /^(\*|https?:\/\/[^\s/,]+)$/.test(o.trim())), 'a comma-separated list of origins (https://host[:port]) or *')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
   }
 }

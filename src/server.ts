@@ -13,6 +13,11 @@ import { opsRoutes } from './http/ops-routes.js'
 import { uiRoutes } from './http/ui-routes.js'
 import { DEFAULT_MAX_BODY_BYTES, restApi } from './http/rest.js'
 import { MAX_DOCUMENT_NAME_BYTES } from './protocol/document-name.js'
+import { setupAuth, type AuthOptions } from './auth/setup.js'
+import { redactingLogger } from './auth/redact.js'
+import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
+import { SocketGuard } from './limits/socket-guard.js'
+import { DEFAULT_REST_RATE_LIMIT, registerCors, type RestRateLimit } from './limits/http.js'
 
 export interface QuireOptions {
   /** LevelDB directory, used when no `store` is given. Default `./data`. */
@@ -39,6 +44,14 @@ export interface QuireOptions {
   rest?: boolean
   /** Largest REST request body, e.g. a POSTed update (default 16 MiB); larger bodies get 413. */
   maxBodyBytes?: number
+  /** JWT authentication and per-document permissions (docs/auth.md). Default: none, anonymous read-write. */
+  auth?: AuthOptions
+  /** Protective limits (README "Limits"); unset ones keep their defaults, 0 disables one. */
+  limits?: Partial<Limits>
+  /** REST requests per IP and window (default 1000 per minute); `max: 0` disables. */
+  restRateLimit?: Partial<RestRateLimit>
+  /** Origins allowed to call the HTTP API from a browser (`*` for any). Default none: CORS off. */
+  corsOrigins?: string[]
 }
 
 export interface QuireContext {
@@ -69,21 +82,27 @@ export const quire = fp<QuireOptions>(
       }))
     const metrics: QuireMetrics = new QuireMetrics({ loadedRooms: () => registry.size })
     const store = instrumentStore(rawStore, metrics)
-    const registry = new RoomRegistry(store, app.log)
+    const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits }
+    const registry = new RoomRegistry(store, app.log, { maxRooms: limits.maxRooms, maxDocumentBytes: limits.maxDocumentBytes })
     const basePath = options.basePath ?? '/'
+    const auth = setupAuth(options.auth, metrics.registry, app.log)
     attachWebSocket(app, registry, {
       basePath,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       pingIntervalMs: options.pingIntervalMs ?? 30_000,
       metrics,
+      auth: auth.connection,
+      guard: new SocketGuard(limits, metrics),
     })
+    await registerCors(app, options.corsOrigins ?? [])
     app.decorate('quire', { registry, store, metrics })
     const prefix = basePath.replace(/\/+$/, '')
     if (options.operations !== false) await app.register(opsRoutes, { prefix, store, metrics })
-    if (options.ui !== false) await app.register(uiRoutes, { prefix, registry, store, metrics, base: prefix + '/' })
+    if (options.ui !== false) await app.register(uiRoutes, { prefix, registry, store, metrics, base: prefix + '/', adminGuard: auth.adminGuard })
     if (options.rest !== false) {
       const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
-      await app.register(restApi, { prefix, registry, store, maxBodyBytes })
+      const rateLimit = { ...DEFAULT_REST_RATE_LIMIT, ...options.restRateLimit }
+      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, limitMetrics: metrics, guard: auth.restGuard })
     }
     app.addHook('onClose', async () => {
       await registry.close()
@@ -96,13 +115,17 @@ export const quire = fp<QuireOptions>(
 export type CreateServerOptions = QuireOptions & {
   /** Fastify's logger option (pino); off by default for library use. */
   logger?: FastifyServerOptions['logger']
+  /** Serve https and wss directly: PEM certificate (chain) and private key. */
+  https?: { cert: string | Buffer; key: string | Buffer }
 }
 
 /** A standalone Fastify instance with Quire registered. Call `listen()` on it. */
 export function createServer(options: CreateServerOptions = {}): FastifyInstance {
-  const { logger = false, ...quireOptions } = options
+  const { logger = false, https, ...quireOptions } = options
   // A REST path carries a document name as one parameter: allow the longest name, fully percent-encoded.
-  const app = Fastify({ logger, routerOptions: { maxParamLength: 3 * MAX_DOCUMENT_NAME_BYTES } })
+  const fastifyOptions = { logger: redactingLogger(logger), routerOptions: { maxParamLength: 3 * MAX_DOCUMENT_NAME_BYTES } }
+  // An https server serves wss:// upgrades the same way; the instance type differs only in its raw server.
+  const app = https ? (Fastify({ ...fastifyOptions, https }) as unknown as FastifyInstance) : Fastify(fastifyOptions)
   app.register(quire, quireOptions)
   return app
 }

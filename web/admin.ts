@@ -62,7 +62,9 @@ function render(snapshot: Snapshot): void {
     : `${totals.rooms} loaded`
 }
 
-const events = new EventSource(`${base}admin/events`)
+// EventSource cannot set headers: an admin token given to the page (`/admin?token=`) goes in the query.
+const token = new URLSearchParams(location.search).get('token')
+const events = new EventSource(`${base}admin/events${token ? `?token=${encodeURIComponent(token)}` : ''}`)
 events.onopen = () => setStatus(status, 'connected', 'Live')
 events.onerror = () => setStatus(status, 'disconnected', 'Reconnecting…')
 events.onmessage = (event: MessageEvent<string>) => {

@@ -28,13 +28,16 @@ import './demo.css'
 const $ = <T extends HTMLElement = HTMLElement>(testId: string) => document.querySelector<T>(`[data-testid="${testId}"]`)!
 
 const base = basePath()
+// Read before documentName(), which may rewrite the URL.
+// With authentication on, open the page as `?token=<JWT>`: the provider sends it as its `token` parameter.
+const token = new URLSearchParams(location.search).get('token')
 const name = documentName(base)
 document.title = `${name} · Quire`
 $('doc-name').textContent = name
 
 const doc = new Y.Doc()
 // BroadcastChannel would sync tabs of one browser without the server; the demo shows the server.
-const provider = new WebsocketProvider(serverUrl(base), roomPath(name), doc, { disableBc: true })
+const provider = new WebsocketProvider(serverUrl(base), roomPath(name), doc, { disableBc: true, params: token ? { token } : {} })
 const ytext = doc.getText('content')
 
 let me = loadIdentity()

@@ -4,7 +4,7 @@
  * and the timer runs only while at least one is open.
  */
 import type { ServerResponse } from 'node:http'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, RouteShorthandOptions } from 'fastify'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { MetricsTotals, QuireMetrics } from '../metrics/metrics.js'
@@ -78,7 +78,7 @@ export class AdminFeed {
 }
 
 /** Registers `GET <path>` as an SSE stream of snapshots every `intervalMs`. */
-export function serveAdminEvents(app: FastifyInstance, path: string, feed: AdminFeed, intervalMs: number): void {
+export function serveAdminEvents(app: FastifyInstance, path: string, feed: AdminFeed, intervalMs: number, routeOptions: RouteShorthandOptions = {}): void {
   const clients = new Set<ServerResponse>()
   let timer: NodeJS.Timeout | undefined
   let ticking = false
@@ -97,7 +97,7 @@ export function serveAdminEvents(app: FastifyInstance, path: string, feed: Admin
     }
   }
 
-  app.get(path, (request, reply) => {
+  app.get(path, routeOptions, (request, reply) => {
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, {

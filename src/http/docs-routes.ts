@@ -22,31 +22,34 @@ import {
 } from './documents.js'
 import { HttpError } from './errors.js'
 import * as s from './schemas.js'
+import { listReadable, principalOf, type Guard } from '../auth/rest-guard.js'
 
 export interface DocsRoutesOptions {
   registry: RoomRegistry
   store: DocStore
   /** Largest accepted update body; larger ones get 413. */
   maxBodyBytes: number
+  guard?: Guard
 }
 
 const tags = ['documents']
 
-export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, { registry, store, maxBodyBytes }) => {
+export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, { registry, store, maxBodyBytes, guard }) => {
+  if (guard) app.addHook('onRequest', guard)
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
   app.get<{ Querystring: s.ListQuery }>('/docs', {
     schema: {
       tags,
       summary: 'List stored documents',
-      description: 'Paged, in name order (UTF-8 bytes). Reads only metadata, never document contents. Documents that are loaded but have nothing stored yet are not listed.',
+      description: 'Paged, in name order (UTF-8 bytes). With authentication on, only documents the token may read (all for an admin). Reads only metadata, never document contents. Documents that are loaded but have nothing stored yet are not listed.',
       querystring: s.listQuery,
       response: { 200: s.documentList, ...s.errors(400) },
     },
   }, async (request) => {
     const { prefix = '', limit, cursor } = request.query
     const after = cursor === undefined ? undefined : decodeCursor(cursor, prefix)
-    const found = await store.list({ prefix, after, limit: limit + 1 }) // one more tells whether a next page exists
+    const found = await listReadable(store, principalOf(request), { prefix, after, limit: limit + 1 }) // one more tells whether a next page exists
     const docs = found.slice(0, limit).map((info) => documentJson(registry, info.name, info))
     const last = docs.at(-1)
     return { docs, ...(found.length > limit && last && { nextCursor: toBase64url(Buffer.from(last.name)) }) }

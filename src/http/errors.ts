@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidInputError } from '../content/errors.js'
 import { ProtocolError } from '../protocol/close-codes.js'
 import { ShuttingDownError } from '../room/registry.js'
+import { LimitError } from '../limits/limits.js'
 
 export class HttpError extends Error {
   constructor(
@@ -35,6 +36,8 @@ export const errorBody = (statusCode: number, message: string): ErrorBody => ({
 
 export function statusOf(error: Error): number {
   if (error instanceof HttpError) return error.statusCode
+  // A document quota refuses the body (413); the other limits (loaded rooms) pass with time (503).
+  if (error instanceof LimitError) return error.limit === 'document-size' ? 413 : 503
   // ProtocolError reaches REST only from validateDocumentName.
   if (error instanceof InvalidInputError || error instanceof ProtocolError) return 400
   if (error instanceof ShuttingDownError) return 503

@@ -13,6 +13,7 @@ import { AdminFeed, serveAdminEvents } from './admin-feed.js'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { QuireMetrics } from '../metrics/metrics.js'
+import type { Guard } from '../auth/rest-guard.js'
 
 /** dist/web at the package root, from src/http (tests) as from dist/http (installed). */
 export const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url))
@@ -25,6 +26,8 @@ export interface UiRoutesOptions {
   base: string
   /** Dashboard refresh interval. Default 1 s. */
   adminIntervalMs?: number
+  /** Guards /admin and its event stream when authentication is on (admin token). */
+  adminGuard?: Guard
 }
 
 export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options) => {
@@ -42,8 +45,9 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(body)
   app.get('/', html(demo))
   app.get('/d/*', html(demo))
-  app.get('/admin', html(admin))
-  serveAdminEvents(app, '/admin/events', new AdminFeed(options.registry, options.store, options.metrics), options.adminIntervalMs ?? 1000)
+  const guarded = options.adminGuard ? { onRequest: options.adminGuard } : {}
+  app.get('/admin', guarded, html(admin))
+  serveAdminEvents(app, '/admin/events', new AdminFeed(options.registry, options.store, options.metrics), options.adminIntervalMs ?? 1000, guarded)
 }
 
 /** Reads a page once and fills in the base path its links and WebSocket URL are built from. */

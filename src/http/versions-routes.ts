@@ -24,17 +24,20 @@ import {
 } from './documents.js'
 import { notFound } from './errors.js'
 import * as s from './schemas.js'
+import type { Guard } from '../auth/rest-guard.js'
 
 export interface VersionsRoutesOptions {
   registry: RoomRegistry
   store: DocStore
+  guard?: Guard
 }
 
 const tags = ['versions']
 
 const versionJson = (info: VersionInfo) => ({ ...info, createdAt: new Date(info.createdAt).toISOString() })
 
-export const versionsRoutes: FastifyPluginAsync<VersionsRoutesOptions> = async (app, { registry, store }) => {
+export const versionsRoutes: FastifyPluginAsync<VersionsRoutesOptions> = async (app, { registry, store, guard }) => {
+  if (guard) app.addHook('onRequest', guard)
   app.post<{ Params: s.NameParams; Body: { label: string } }>('/docs/:name/versions', {
     schema: {
       tags,

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { CloseCode } from '../protocol/close-codes.js'
 import { frameType, type StorageMetrics, type TransportMetrics } from './hooks.js'
+import { LIMIT_NAMES, type LimitMetrics, type LimitName } from '../limits/limits.js'
 
 let processRegistry: Registry | undefined
 
@@ -42,7 +43,7 @@ export interface MetricsTotals {
   bytesOut: number
 }
 
-export class QuireMetrics implements TransportMetrics, StorageMetrics {
+export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetrics {
   readonly registry = new Registry()
   private readonly connections: Gauge
   private readonly connectionsOpened: Counter
@@ -55,6 +56,7 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics {
   private readonly writeSeconds: Histogram
   private readonly storageErrors: Counter<'operation'>
   private readonly compactions: Counter
+  private readonly limitRejections: Counter<'limit'>
   /** Labelled children, looked up once per type: a frame relayed to 1000 peers is counted 1000 times. */
   private readonly traffic = new Map<string, { messages: Counter.Internal; bytes: Counter.Internal }>()
 
@@ -100,6 +102,13 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics {
       registers,
     })
     this.compactions = new Counter({ name: 'quire_compactions_total', help: 'Compactions completed (a run with nothing new to fold counts too)', registers })
+    this.limitRejections = new Counter({
+      name: 'quire_limit_rejections_total',
+      help: 'Connections, messages and requests refused by a protective limit, by limit',
+      labelNames: ['limit'],
+      registers,
+    })
+    for (const limit of LIMIT_NAMES) this.limitRejections.inc({ limit }, 0) // every series exists from the start
   }
 
   /** Prometheus text: this server's metrics plus the process-wide default metrics. */
@@ -171,5 +180,9 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics {
 
   compaction(): void {
     this.compactions.inc()
+  }
+
+  limitRejected(limit: LimitName): void {
+    this.limitRejections.inc({ limit })
   }
 }

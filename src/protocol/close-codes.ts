@@ -18,6 +18,10 @@ export const CloseCode = {
   internalError: 1011,
   /** Invalid document name in the URL. */
   badDocumentName: 4400,
+  /** Missing, invalid or expired token (auth/). */
+  unauthorized: 4401,
+  /** The token grants no access to this document. */
+  forbidden: 4403,
   /** The document was deleted (REST `DELETE`); reconnecting would only recreate it empty. */
   documentDeleted: 4404,
 } as const

@@ -6,6 +6,15 @@ export interface Peer {
   send(message: Uint8Array): void
   /** Closes the connection with a WebSocket close code and a reason the client can read. */
   close(code: number, reason: string): void
+  /** Set for a read-only connection (see auth/): the room drops its document writes. */
+  readOnly?: ReadOnly
+}
+
+export interface ReadOnly {
+  /** Drop its awareness updates too, instead of relaying them. */
+  readonly dropAwareness: boolean
+  /** Called for each update or SyncStep2 dropped unapplied. */
+  dropped(): void
 }
 
 export type { Logger } from '../logger.js'

@@ -12,6 +12,7 @@ import { CloseCode } from '../protocol/close-codes.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { Logger, Peer } from './peer.js'
 import { Room } from './room.js'
+import { LimitCloseCode, LimitError } from '../limits/limits.js'
 
 export class ShuttingDownError extends Error {
   override name = 'ShuttingDownError'
@@ -36,6 +37,8 @@ export class RoomRegistry {
   constructor(
     private readonly store: DocStore,
     private readonly log: Logger,
+    /** 0 (default) = unlimited. */
+    private readonly limits: { maxRooms?: number; maxDocumentBytes?: number } = {},
   ) {}
 
   /** Number of rooms currently in memory. */
@@ -66,7 +69,7 @@ export class RoomRegistry {
     for (;;) {
       if (this.closed) throw new ShuttingDownError()
       // Join synchronously after the lookup, so the room cannot unload in between.
-      const room = this.rooms.get(name) ?? (await this.load(name))
+      const room = this.rooms.get(name) ?? (this.checkRoomLimit(name), await this.load(name))
       if (room.isOpen) {
         room.join(peer)
         return room
@@ -158,6 +161,14 @@ export class RoomRegistry {
     await Promise.all(this.unloading.values())
   }
 
+  /** Refuses to load one more room past `maxRooms` (a load already under way is shared, not counted twice). */
+  private checkRoomLimit(name: string): void {
+    const max = this.limits.maxRooms ?? 0
+    if (max > 0 && !this.loading.has(name) && this.rooms.size + this.loading.size >= max) {
+      throw new LimitError('rooms', LimitCloseCode.tryAgainLater, 'too many documents open, try again later')
+    }
+  }
+
   private load(name: string): Promise<Room> {
     let pending = this.loading.get(name)
     if (!pending) {
@@ -181,7 +192,7 @@ export class RoomRegistry {
     const room = new Room(name, loaded, this.store, {
       onEmpty: (r) => this.unload(r),
       onFailure: (r) => this.forget(r),
-    }, this.log)
+    }, this.log, { maxDocumentBytes: this.limits.maxDocumentBytes })
     this.rooms.set(name, room)
     // If every waiting peer went away during the load, the room must not linger.
     setImmediate(() => {

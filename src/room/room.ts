@@ -22,6 +22,7 @@ import {
 import { CloseCode, ProtocolError } from '../protocol/close-codes.js'
 import type { AppendResult, DocStore, LoadedDoc } from '../storage/doc-store.js'
 import type { Logger, Peer } from './peer.js'
+import { DocSizeQuota } from '../limits/doc-size.js'
 
 export interface RoomEvents {
   /** The last peer left. */
@@ -42,9 +43,13 @@ export class Room {
   private readonly outbox: Array<{ after: number; deliver: () => void }> = []
   private lastAppend: Promise<AppendResult>
   private compaction: Promise<void> | null = null
+  /** A compaction was due while one ran; that one does not cover the appends that asked. */
+  private compactAgain = false
   /** Full state for clients with an empty state vector; dropped on every change. */
   private fullState: Uint8Array | null = null
   private state: 'open' | 'closing' | 'closed' = 'open'
+  /** Running size estimate against the per-document quota (limits/doc-size.ts). */
+  private readonly quota: DocSizeQuota
 
   constructor(
     readonly name: string,
@@ -52,7 +57,9 @@ export class Room {
     private readonly store: DocStore,
     private readonly events: RoomEvents,
     private readonly log: Logger,
+    limits: { maxDocumentBytes?: number } = {},
   ) {
+    this.quota = new DocSizeQuota(limits.maxDocumentBytes ?? 0, loaded.updates)
     this.doc.transact(() => {
       for (const update of loaded.updates) Y.applyUpdate(this.doc, update)
     })
@@ -105,6 +112,12 @@ export class Room {
       }
       case 'sync-step2':
       case 'update':
+        // Read-only: neither applied, stored nor relayed (SyncStep1 above is still answered).
+        if (peer.readOnly) {
+          peer.readOnly.dropped()
+          break
+        }
+        this.quota.check(message.update.byteLength) // before applying: a refused update leaves no trace
         try {
           // The resulting update (not the client's bytes) is stored and relayed by onDocUpdate.
           Y.applyUpdate(this.doc, message.update, peer)
@@ -114,6 +127,7 @@ export class Room {
         }
         break
       case 'awareness':
+        if (peer.readOnly?.dropAwareness) break
         applyAwarenessUpdate(this.awareness, message.update, peer)
         break
       case 'query-awareness': {
@@ -135,6 +149,7 @@ export class Room {
    */
   applyServerUpdate(update: Uint8Array): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new Error(`room ${this.name} is ${this.state}`))
+    this.quota.check(update.byteLength)
     Y.applyUpdate(this.doc, update, this)
     return this.durable()
   }
@@ -161,6 +176,7 @@ export class Room {
 
   private readonly onDocUpdate = (update: Uint8Array): void => {
     this.fullState = null
+    this.quota.added(update.byteLength)
     const frame = encodeUpdate(update) // encoded once, the same bytes go to every peer
     const append = this.store.append(this.name, update)
     this.lastAppend = append
@@ -211,13 +227,22 @@ export class Room {
   }
 
   private compactInBackground(): void {
-    if (this.compaction || this.state !== 'open') return
+    if (this.state !== 'open') return
+    if (this.compaction) {
+      this.compactAgain = true
+      return
+    }
     const state = this.encodedFullState()
+    this.quota.encoded(state.byteLength)
     this.compaction = this.lastAppend
       .then(({ seq }) => this.store.compact(this.name, { state, seq }))
       .catch((error: unknown) => this.log.error({ err: error, room: this.name }, 'compaction failed; the log is kept'))
       .finally(() => {
         this.compaction = null
+        if (this.compactAgain) {
+          this.compactAgain = false
+          this.compactInBackground()
+        }
       })
   }
 

@@ -14,6 +14,10 @@ import { noTransportMetrics, type TransportMetrics } from '../metrics/hooks.js'
 import type { Logger, Peer } from '../room/peer.js'
 import type { Room } from '../room/room.js'
 import type { RoomRegistry } from '../room/registry.js'
+import { LimitError } from '../limits/limits.js'
+import { isAwarenessEcho } from '../limits/awareness-echo.js'
+import type { ConnectionGuard, SocketGuard } from '../limits/socket-guard.js'
+import { authorizeConnection, selectProtocol, type ConnectionAuth } from '../auth/websocket-auth.js'
 
 export interface WebSocketOptions {
   /** URL path under which every upgrade is a document (default `/`). */
@@ -24,12 +28,16 @@ export interface WebSocketOptions {
   pingIntervalMs: number
   /** Receives connection, traffic and apply-time measurements. */
   metrics?: TransportMetrics
+  /** Connection, message-rate and slow-consumer limits (limits/); absent: unlimited. */
+  guard?: SocketGuard
+  /** Token verification and permissions (auth/); absent: everyone may read and write. */
+  auth?: ConnectionAuth
 }
 
 let nextConnectionId = 0
 
 export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, options: WebSocketOptions): void {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false, handleProtocols: selectProtocol })
   const alive = new WeakMap<WebSocket, boolean>()
   let accepting = true
 
@@ -44,9 +52,14 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
     if (!accepting) return rejectUpgrade(socket, 503, 'Service Unavailable')
     wss.handleUpgrade(req, socket, head, (ws) => {
       explainFrameErrors(ws, options.maxFrameBytes)
+      // Before the admission check: a refused socket may still error, and an unheard 'error' throws.
+      ws.on('error', (error) => isFrameTooBig(error) && options.guard?.frameTooBig())
+      const admitted = options.guard?.admit(req.socket.remoteAddress)
+      if (admitted instanceof LimitError) return ws.close(admitted.code, closeReason(admitted.message))
+      if (admitted) ws.once('close', admitted)
       alive.set(ws, true)
       ws.on('pong', () => alive.set(ws, true))
-      serveConnection(ws, url, base, registry, app.log, options.metrics ?? noTransportMetrics)
+      serveConnection(ws, url, base, registry, app.log, options.metrics ?? noTransportMetrics, req, options.auth, options.guard?.connection())
     })
   }
   app.server.on('upgrade', onUpgrade)
@@ -78,6 +91,9 @@ function serveConnection(
   registry: RoomRegistry,
   appLog: Logger,
   metrics: TransportMetrics,
+  req: IncomingMessage,
+  auth: ConnectionAuth | undefined,
+  limits: ConnectionGuard | undefined,
 ): void {
   const id = (++nextConnectionId).toString(36)
   const openedAt = performance.now()
@@ -105,6 +121,8 @@ function serveConnection(
     id,
     send: (message) => {
       if (ws.readyState !== WebSocket.OPEN) return
+      const tooSlow = limits?.send(ws.bufferedAmount, message.byteLength)
+      if (tooSlow) return refuse(tooSlow)
       ws.send(message)
       bytesOut += message.byteLength
       metrics.sent(message)
@@ -116,6 +134,16 @@ function serveConnection(
   let room: Room | null = null
   let closed = false
   const queued: Array<{ data: RawData; isBinary: boolean }> = []
+  /** Closes the connection for a limit checked here (rate, slow consumer). */
+  const refuse = (error: LimitError): void => {
+    if (closed) return
+    closed = true
+    limits?.rejected(error)
+    log().warn({ code: error.code, reason: error.message }, 'closing connection: limit reached')
+    peer.close(error.code, error.message)
+    // The room may be iterating its peers (a broadcast): leave once it is done.
+    queueMicrotask(() => room?.leave(peer))
+  }
 
   const handle = (data: RawData, isBinary: boolean): void => {
     if (closed || !room) return
@@ -125,6 +153,8 @@ function serveConnection(
       if (!isBinary) throw new ProtocolError(CloseCode.unsupportedData, 'text frames are not supported')
       const message = decodeClientMessage(bytes)
       decoded = true
+      const overRate = limits?.message(message.type === 'awareness' && isAwarenessEcho(message.update, room.awareness))
+      if (overRate) throw overRate
       metrics.received(message.type, bytes.byteLength)
       if (message.type === 'update' || message.type === 'sync-step2') {
         const start = performance.now()
@@ -135,6 +165,7 @@ function serveConnection(
       }
     } catch (error) {
       if (!decoded) metrics.received('invalid', bytes.byteLength)
+      limits?.rejected(error)
       closed = true
       room.leave(peer)
       if (error instanceof ProtocolError) {
@@ -161,17 +192,27 @@ function serveConnection(
   })
   ws.on('error', (error) => log().warn({ err: error }, 'websocket error'))
 
-  registry.join(name, peer).then(
-    (joined) => {
-      room = joined
-      if (closed) return joined.leave(peer)
-      for (const frame of queued.splice(0)) handle(frame.data, frame.isBinary)
-    },
-    (error: unknown) => {
-      log().error({ err: error }, 'could not load document')
-      peer.close(CloseCode.internalError, 'could not load document')
-    },
-  )
+  // The token is checked before the room is joined, so a rejected client never receives content.
+  const onClose = (listener: () => void) => (closed ? listener() : ws.once('close', listener))
+  const admitted = auth ? authorizeConnection(auth, req, name, peer, onClose, log) : Promise.resolve(true)
+  void admitted.then((ok) => {
+    if (!ok || closed) return
+    return registry.join(name, peer).then(
+      (joined) => {
+        room = joined
+        if (closed) return joined.leave(peer)
+        for (const frame of queued.splice(0)) handle(frame.data, frame.isBinary)
+      },
+      (error: unknown) => {
+        if (error instanceof LimitError) {
+          limits?.rejected(error)
+          return peer.close(error.code, error.message)
+        }
+        log().error({ err: error }, 'could not load document')
+        peer.close(CloseCode.internalError, 'could not load document')
+      },
+    )
+  })
 }
 
 /**
@@ -194,6 +235,11 @@ function frameErrorReason(code: number | undefined, maxFrameBytes: number): stri
     default:
       return undefined
   }
+}
+
+/** `ws` reports a frame over maxPayload as an error before closing with 1009. */
+function isFrameTooBig(error: Error): boolean {
+  return (error as NodeJS.ErrnoException).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
 }
 
 function toBytes(data: RawData): Uint8Array {
