@@ -30,6 +30,13 @@ export async function registerOpenapi(app: FastifyInstance): Promise<void> {
         version,
         description: 'Read, export, edit and version the documents Quire syncs over WebSocket. A document name is one URL-encoded path segment (`team-a%2Fspec`); the same name reaches the same document over both interfaces. Errors are JSON `{statusCode, error, message}`.',
       },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Required when authentication is on (see docs/auth.md)' },
+        },
+      },
+      // Either a bearer token, or nothing when the server runs without authentication.
+      security: [{ bearerAuth: [] }, {}],
       tags: [
         { name: 'documents', description: 'Documents: list, metadata, export, edit, delete' },
         { name: 'versions', description: 'Named versions of a document' },

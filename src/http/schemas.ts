@@ -56,16 +56,23 @@ export const sharedSchemas = [
 
 const ref = (id: (typeof sharedSchemas)[number]['$id']) => ({ $ref: `${id}#` })
 
-/** Error responses of a route, each with the shared error body. */
+/**
+ * Error responses of a route, each with the shared error body. 401, 403 (authentication) and 429
+ * (REST rate limit) can answer any route, so every route lists them.
+ */
 export function errors(...codes: Array<400 | 404 | 413 | 415 | 503>): Record<number, object> {
   const descriptions: Record<number, string> = {
     400: 'Invalid input: document name, query parameter, base64url, state vector or update bytes',
+    401: 'Authentication is on and the bearer token is missing, invalid or expired',
+    403: 'The token does not grant this permission on this document (or is not an admin token)',
     404: 'Unknown document (or version)',
-    413: 'Body larger than the configured limit',
+    413: 'Body larger than the configured limit, or the document would exceed its size quota',
     415: 'Body is not of the expected media type',
-    503: 'Server shutting down',
+    429: 'REST rate limit exceeded; see Retry-After',
+    503: 'Server shutting down, or the key server (JWKS) is unreachable',
   }
-  return Object.fromEntries(codes.map((code) => [code, { description: descriptions[code], ...ref('QuireError') }]))
+  const all = [...codes, 401, 403, 429].sort()
+  return Object.fromEntries(all.map((code) => [code, { description: descriptions[code], ...ref('QuireError') }]))
 }
 
 export const binary = (description: string) => ({
