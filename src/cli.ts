@@ -4,11 +4,13 @@ import { createServer } from './server.js'
 import { ConfigError, SETTINGS, parseServeConfig } from './config.js'
 import { DataDirInUseError } from './storage/doc-store.js'
 
+const USAGE_ROWS = Object.values(SETTINGS).map((s) => [s.flag + (s.flag === '--fsync' ? '' : ' <value>'), s.env, s.default, s.help])
+const widths = [0, 1, 2].map((column) => Math.max(...USAGE_ROWS.map((row) => row[column]!.length)))
 const USAGE = [
   'Usage: quire serve [options]',
   '',
   'Options (flag, environment variable, default):',
-  ...Object.values(SETTINGS).map((s) => `  ${(s.flag + (s.flag === '--fsync' ? '' : ' <value>')).padEnd(30)} ${s.env.padEnd(22)} ${s.default.padEnd(10)} ${s.help}`),
+  ...USAGE_ROWS.map((row) => '  ' + row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')),
 ].join('\n')
 
 function fail(message: string, code: number): never {
