@@ -154,6 +154,10 @@ export class LevelDocStore implements DocStore {
     for await (const [key, update] of this.log.iterator({ gt: logKey(name, seq), lt: logRangeEnd(name) })) {
       entries.push({ seq: seqOfLogKey(key), update: update as Bytes })
     }
+    // A compaction that committed between the check above and the scan may have folded entries
+    // after `seq` away; it moves baseSeq before it writes. A gap means the same: load instead.
+    if (seq < (await this.readMeta(name)).baseSeq) return null
+    if (entries.length > 0 && entries[0]!.seq !== seq + 1) return null
     return entries
   }
 
