@@ -3,25 +3,14 @@
  * server edits and deletion. Mounted under `<basePath>/api`.
  */
 import type { FastifyPluginAsync } from 'fastify'
-import { encodeUpdate, fromBase64url, parseStateVector, stateVectorJson, toBase64url } from '../content/codec.js'
+import { fromBase64url, stateVectorJson, toBase64url } from '../content/codec.js'
 import { checkUpdate, toV1 } from '../content/update.js'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore } from '../storage/doc-store.js'
-import {
-  documentJson,
-  documentName,
-  documentNotFound,
-  editDocument,
-  jsonExport,
-  keyNotFound,
-  readDocument,
-  sendBytes,
-  sendJsonText,
-  sendText,
-  textExport,
-} from './documents.js'
+import { documentJson, documentName, documentNotFound, editDocument, readDocument } from './documents.js'
 import { HttpError } from './errors.js'
 import * as s from './schemas.js'
+import { registerExports } from './export-routes.js'
 import { listReadable, principalOf, type Guard } from '../auth/rest-guard.js'
 
 export interface DocsRoutesOptions {
@@ -69,20 +58,12 @@ export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, { r
     return documentJson(registry, name, info)
   })
 
-  app.get<{ Params: s.NameParams; Querystring: s.ExportQuery }>('/docs/:name/update', {
-    schema: {
-      tags,
-      summary: 'Export the document as a Yjs update',
-      description: 'The full state, or with `sv` only what a holder of that state vector lacks (apply it with `Y.applyUpdate`).',
-      params: s.nameParams,
-      querystring: s.exportQuery,
-      response: { 200: s.binary('Yjs update in the requested format'), ...s.errors(400, 404) },
-    },
-  }, async (request, reply) => {
-    const name = documentName(request.params.name)
-    const { encoding, sv } = request.query
-    const stateVector = sv === undefined ? undefined : parseStateVector(fromBase64url(sv, 'sv'))
-    return sendBytes(reply, await readDocument(registry, name, (doc) => encodeUpdate(doc, stateVector, encoding)))
+  registerExports(app, {
+    path: '/docs/:name',
+    params: s.nameParams,
+    tags,
+    subject: 'the document',
+    read: (name, _params, use) => readDocument(registry, name, use),
   })
 
   app.get<{ Params: s.NameParams }>('/docs/:name/state-vector', {
@@ -93,40 +74,6 @@ export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, { r
       response: { 200: s.stateVectorResponse, ...s.errors(400, 404) },
     },
   }, async (request) => readDocument(registry, documentName(request.params.name), stateVectorJson))
-
-  app.get<{ Params: s.NameParams; Querystring: s.KeyQuery }>('/docs/:name/json', {
-    schema: {
-      tags,
-      summary: 'Export top-level shared types as JSON',
-      description: 'An object with every top-level type, or with `key` that type alone. Kinds are inferred: Y.Text → string, Y.Map → object, Y.Array → array, Y.XmlFragment → ProseMirror-style `{type: "doc", content}`; a type with no content to infer from → null.',
-      params: s.nameParams,
-      querystring: s.jsonQuery,
-      response: { 200: s.anyJson('The JSON export'), ...s.errors(400, 404) },
-    },
-  }, async (request, reply) => {
-    const name = documentName(request.params.name)
-    const { key } = request.query
-    const json = await readDocument(registry, name, (doc) => jsonExport(doc, key))
-    if (json === null) throw keyNotFound(name, key ?? '')
-    return sendJsonText(reply, json)
-  })
-
-  app.get<{ Params: s.NameParams; Querystring: { key: string } }>('/docs/:name/text', {
-    schema: {
-      tags,
-      summary: 'Export a Y.Text or Y.XmlFragment as plain text',
-      description: 'An XmlFragment gives its text nodes in order, block elements separated by newlines. 400 for a Y.Map or Y.Array.',
-      params: s.nameParams,
-      querystring: s.textQuery,
-      response: { 200: s.plainText('The text'), ...s.errors(400, 404) },
-    },
-  }, async (request, reply) => {
-    const name = documentName(request.params.name)
-    const { key } = request.query
-    const text = await readDocument(registry, name, (doc) => textExport(doc, key))
-    if (text === null) throw keyNotFound(name, key)
-    return sendText(reply, text)
-  })
 
   app.post<{ Params: s.NameParams; Querystring: { encoding: 'v1' | 'v2' } }>('/docs/:name/update', {
     bodyLimit: maxBodyBytes,

@@ -4,26 +4,13 @@
  */
 import * as Y from 'yjs'
 import type { FastifyPluginAsync } from 'fastify'
-import { encodeUpdate, fromBase64url, parseStateVector } from '../content/codec.js'
 import { restoreUpdate } from '../content/restore.js'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore, VersionInfo } from '../storage/doc-store.js'
-import {
-  documentName,
-  documentNotFound,
-  editDocument,
-  jsonExport,
-  keyNotFound,
-  readDocument,
-  readVersion,
-  sendBytes,
-  sendJsonText,
-  sendText,
-  textExport,
-  withVersionDoc,
-} from './documents.js'
+import { documentName, documentNotFound, editDocument, readDocument, readVersion, withVersionDoc } from './documents.js'
 import { notFound } from './errors.js'
 import * as s from './schemas.js'
+import { registerExports } from './export-routes.js'
 import type { Guard } from '../auth/rest-guard.js'
 
 export interface VersionsRoutesOptions {
@@ -81,53 +68,13 @@ export const versionsRoutes: FastifyPluginAsync<VersionsRoutesOptions> = async (
     return versionJson(info)
   })
 
-  app.get<{ Params: s.VersionParams; Querystring: s.ExportQuery }>('/docs/:name/versions/:id/update', {
-    schema: {
-      tags,
-      summary: 'Export a version as a Yjs update',
-      params: s.versionParams,
-      querystring: s.exportQuery,
-      response: { 200: s.binary('Yjs update in the requested format'), ...s.errors(400, 404) },
-    },
-  }, async (request, reply) => {
-    const { encoding, sv } = request.query
-    const stateVector = sv === undefined ? undefined : parseStateVector(fromBase64url(sv, 'sv'))
-    const version = await readVersion(store, documentName(request.params.name), request.params.id)
-    if (encoding === 'v1' && !stateVector) return sendBytes(reply, version.state)
-    return sendBytes(reply, withVersionDoc(version, (doc) => encodeUpdate(doc, stateVector, encoding)))
-  })
-
-  app.get<{ Params: s.VersionParams; Querystring: s.KeyQuery }>('/docs/:name/versions/:id/json', {
-    schema: {
-      tags,
-      summary: 'Export a version as JSON',
-      description: 'As `GET /api/docs/{name}/json`.',
-      params: s.versionParams,
-      querystring: s.jsonQuery,
-      response: { 200: s.anyJson('The JSON export'), ...s.errors(400, 404) },
-    },
-  }, async (request, reply) => {
-    const name = documentName(request.params.name)
-    const { key } = request.query
-    const json = withVersionDoc(await readVersion(store, name, request.params.id), (doc) => jsonExport(doc, key))
-    if (json === null) throw keyNotFound(name, key ?? '')
-    return sendJsonText(reply, json)
-  })
-
-  app.get<{ Params: s.VersionParams; Querystring: { key: string } }>('/docs/:name/versions/:id/text', {
-    schema: {
-      tags,
-      summary: 'Export a Y.Text or Y.XmlFragment of a version as plain text',
-      params: s.versionParams,
-      querystring: s.textQuery,
-      response: { 200: s.plainText('The text'), ...s.errors(400, 404) },
-    },
-  }, async (request, reply) => {
-    const name = documentName(request.params.name)
-    const { key } = request.query
-    const text = withVersionDoc(await readVersion(store, name, request.params.id), (doc) => textExport(doc, key))
-    if (text === null) throw keyNotFound(name, key)
-    return sendText(reply, text)
+  registerExports(app, {
+    path: '/docs/:name/versions/:id',
+    params: s.versionParams,
+    tags,
+    subject: 'a version',
+    read: async (name, { id }, use) => withVersionDoc(await readVersion(store, name, id!), use),
+    storedState: async (name, { id }) => (await readVersion(store, name, id!)).state,
   })
 
   app.post<{ Params: s.VersionParams }>('/docs/:name/versions/:id/restore', {
