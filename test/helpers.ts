@@ -2,7 +2,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
@@ -116,4 +117,22 @@ export async function rawClient(url: string, path: string): Promise<RawClient> {
   })
   cleanups.push(async () => ws.terminate())
   return { ws, frames, closed, send: (bytes) => ws.send(Uint8Array.from(bytes)) }
+}
+
+/**
+ * Completes a WebSocket handshake by hand, then pauses: nothing is read or answered again, so the
+ * server sees a peer that stops reading (and never answers a ping). Destroyed on cleanup.
+ */
+export async function pausedSocket(port: number, path: string): Promise<Socket> {
+  const socket = tcpConnect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  cleanups.push(async () => void socket.destroy())
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+  socket.write(
+    `GET /${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  )
+  await new Promise<void>((resolve) => socket.once('data', () => resolve())) // 101 Switching Protocols
+  socket.pause()
+  return socket
 }

@@ -4,12 +4,10 @@
  * would pass maxBufferedBytes; a paused socket cannot read that close frame, so the test observes
  * the drop through the registry and the metrics, and bounds what was written for it.
  */
-import { connect as tcpConnect, type Socket } from 'node:net'
-import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { cleanup, rawClient, startServer, waitFor } from './helpers.js'
+import { cleanup, pausedSocket, rawClient, startServer, waitFor } from './helpers.js'
 import { metric } from './metrics-helpers.js'
 
 afterEach(cleanup)
@@ -18,20 +16,6 @@ const MiB = 1024 * 1024
 const THRESHOLD = 1 * MiB
 const CHUNK = 256 * 1024
 const CHUNKS = 96 // 24 MiB in total: far more than the threshold plus the kernel's socket buffers
-
-/** Handshakes by hand, then pauses: the kernel buffers fill and nothing is ever read again. */
-async function pausedPeer(port: number, path: string): Promise<Socket> {
-  const socket = tcpConnect(port, '127.0.0.1')
-  socket.on('error', () => {})
-  await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
-  socket.write(
-    `GET /${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  )
-  await new Promise<void>((resolve) => socket.once('data', () => resolve())) // 101 Switching Protocols
-  socket.pause()
-  return socket
-}
 
 /** A raw client that counts the bytes and the update frames it receives. */
 async function countingClient(url: string, room: string) {
@@ -56,7 +40,7 @@ describe('slow consumers', () => {
   it('drops a client that never reads with 1013 before it has been sent much past the threshold', async () => {
     const server = await startServer({ compactAfterBytes: 2 ** 40, limits: { maxBufferedBytes: THRESHOLD, messagesPerSecond: 0 } })
     const reader = await countingClient(server.url, 'firehose')
-    const slow = await pausedPeer(server.port, 'firehose')
+    const slow = await pausedSocket(server.port, 'firehose')
     const room = () => server.app.quire.registry.get('firehose')
     await waitFor(() => room()?.peerCount === 2, 'the paused peer to join')
 
