@@ -9,7 +9,7 @@ function codeOf(run: () => unknown): number | undefined {
   try {
     run()
   } catch (error) {
-    if (error instanceof ProtocolError) return error.code
+    if (error instanceof ProtocolError) return error.closeCode
     throw error
   }
   return undefined
@@ -28,7 +28,11 @@ describe('decodeClientMessage', () => {
     const awareness = new Awareness(doc)
     awareness.setLocalState({ user: 'Ada' })
     const state = encodeAwarenessUpdate(awareness, [doc.clientID])
-    expect(decodeClientMessage(encodeAwareness(state))).toEqual({ type: 'awareness', update: state })
+    expect(decodeClientMessage(encodeAwareness(state))).toEqual({
+      type: 'awareness',
+      update: state,
+      entries: [{ clientId: doc.clientID, clock: 1, json: JSON.stringify({ user: 'Ada' }) }],
+    })
     expect(decodeClientMessage(Uint8Array.of(3))).toEqual({ type: 'query-awareness' })
     awareness.destroy()
   })

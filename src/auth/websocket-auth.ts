@@ -1,7 +1,8 @@
 /**
  * Authentication of WebSocket connections. The token comes from the `token` query parameter
  * (y-websocket's `params` option) or from the Sec-WebSocket-Protocol header as an offered
- * subprotocol `quire-token.<JWT>`. A rejected client is accepted, sent y-protocols'
+ * subprotocol `quire-token.<JWT>` next to `quire` (the one the server selects: a token is never
+ * echoed back in the handshake). A rejected client is accepted, sent y-protocols'
  * permission-denied message and closed with 4401 or 4403, so a browser can read why; the check
  * runs before the room is joined, so it never receives document content or awareness.
  */
@@ -11,20 +12,22 @@ import { accessTo, type Principal } from './permissions.js'
 import type { AuthMetrics } from './auth-metrics.js'
 import type { Logger, Peer, ReadOnly } from '../room/peer.js'
 import { encodePermissionDenied } from '../protocol/messages.js'
-import { CloseCode } from '../protocol/close-codes.js'
+import { CLOSE_ERRORS, type CloseErrorCode } from '../protocol/close-codes.js'
 
 export const TOKEN_SUBPROTOCOL_PREFIX = 'quire-token.'
 /** Offered next to the token, it is the subprotocol the server selects, so the token is not echoed. */
 export const QUIRE_SUBPROTOCOL = 'quire'
 
-/** 1013 (try again later) when keys cannot be fetched: y-websocket retries it, 44xx it would not. */
-export const AuthCloseCode = { unauthorized: CloseCode.unauthorized, forbidden: CloseCode.forbidden, unavailable: 1013 } as const
-
-/** ws `handleProtocols`: browsers fail a handshake whose offered subprotocols get no answer. */
+/**
+ * ws `handleProtocols`: browsers fail a handshake whose offered subprotocols get no answer, so
+ * one is selected — but never a token, which would be echoed in a response header that proxies
+ * log. A client offering only `quire-token.…` gets no subprotocol (browsers then fail the
+ * handshake): it must offer `quire` next to it, as docs/auth.md says.
+ */
 export function selectProtocol(protocols: Set<string>): string | false {
   if (protocols.has(QUIRE_SUBPROTOCOL)) return QUIRE_SUBPROTOCOL
-  const [first] = protocols
-  return first ?? false
+  for (const protocol of protocols) if (!protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX)) return protocol
+  return false
 }
 
 export function tokenFromUpgrade(req: IncomingMessage): string | undefined {
@@ -37,19 +40,20 @@ export function tokenFromUpgrade(req: IncomingMessage): string | undefined {
 
 export type Admission =
   | { ok: true; principal: Principal; readOnly: boolean }
-  | { ok: false; code: number; reason: string }
+  | { ok: false; code: CloseErrorCode; reason: string }
 
 /** Verifies the upgrade's token and the principal's access to `name`. Never rejects. */
 export async function admit(auth: Authenticator, req: IncomingMessage, name: string): Promise<Admission> {
   try {
     const principal = await auth.verify(tokenFromUpgrade(req))
     const access = accessTo(principal, name)
-    if (access === 'none') return { ok: false, code: AuthCloseCode.forbidden, reason: 'no access to this document' }
+    if (access === 'none') return { ok: false, code: 'QUIRE_FORBIDDEN', reason: 'no access to this document' }
     return { ok: true, principal, readOnly: access === 'read' }
   } catch (error) {
-    if (error instanceof AuthError && error.status === 503) return { ok: false, code: AuthCloseCode.unavailable, reason: error.message }
-    if (error instanceof AuthError) return { ok: false, code: AuthCloseCode.unauthorized, reason: error.message }
-    return { ok: false, code: AuthCloseCode.unauthorized, reason: 'invalid token' }
+    // Keys that cannot be fetched close with 1013: a retry may work, which y-websocket does.
+    if (error instanceof AuthError && error.status === 503) return { ok: false, code: 'QUIRE_AUTH_UNAVAILABLE', reason: error.message }
+    if (error instanceof AuthError) return { ok: false, code: 'QUIRE_UNAUTHORIZED', reason: error.message }
+    return { ok: false, code: 'QUIRE_UNAUTHORIZED', reason: 'invalid token' }
   }
 }
 
@@ -80,7 +84,7 @@ export function closeAtExpiry(principal: Principal, peer: Peer): () => void {
   let timer: NodeJS.Timeout
   const expire = () => {
     peer.send(encodePermissionDenied('token expired'))
-    peer.close(AuthCloseCode.unauthorized, 'token expired')
+    peer.close('QUIRE_UNAUTHORIZED', 'token expired')
   }
   const arm = () => {
     const wait = expiresAt - Date.now()
@@ -111,8 +115,7 @@ export async function authorizeConnection(
 ): Promise<boolean> {
   const admission = await admit(authenticator, req, name)
   if (!admission.ok) {
-    metrics.rejected(admission.code)
-    log().info({ code: admission.code, reason: admission.reason }, 'connection refused')
+    metrics.rejected(CLOSE_ERRORS[admission.code].close)
     peer.send(encodePermissionDenied(admission.reason))
     peer.close(admission.code, admission.reason)
     return false

@@ -3,7 +3,7 @@
  * either limit. Behind a reverse proxy every client has the proxy's address, so the per-IP
  * limit is off by default.
  */
-import { LimitCloseCode, LimitError } from './limits.js'
+import { LimitError } from './limits.js'
 
 export class ConnectionLimiter {
   private total = 0
@@ -17,11 +17,11 @@ export class ConnectionLimiter {
   /** Counts a new connection from `ip`, or throws LimitError; call the returned release on close. */
   admit(ip: string): () => void {
     if (this.maxTotal > 0 && this.total >= this.maxTotal) {
-      throw new LimitError('connections', LimitCloseCode.tryAgainLater, 'server full')
+      throw new LimitError('connections', 'QUIRE_SERVER_FULL', 'server full')
     }
     const fromIp = this.perIp.get(ip) ?? 0
     if (this.maxPerIp > 0 && fromIp >= this.maxPerIp) {
-      throw new LimitError('connections-per-ip', LimitCloseCode.tryAgainLater, 'too many connections from your address')
+      throw new LimitError('connections-per-ip', 'QUIRE_TOO_MANY_FROM_ADDRESS', 'too many connections from your address')
     }
     this.total++
     this.perIp.set(ip, fromIp + 1)

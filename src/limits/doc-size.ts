@@ -4,7 +4,7 @@
  * the room encodes its full state for compaction. Updates overlap (an overwritten map value still
  * counts), so the estimate errs high, which is the safe side for a quota.
  */
-import { LimitCloseCode, LimitError } from './limits.js'
+import { LimitError } from './limits.js'
 
 export class DocSizeQuota {
   private bytes: number
@@ -23,7 +23,7 @@ export class DocSizeQuota {
   /** Throws LimitError (4413) if an update of `size` bytes would push the document past the quota. */
   check(size: number): void {
     if (this.max > 0 && this.bytes + size > this.max) {
-      throw new LimitError('document-size', LimitCloseCode.documentTooLarge, `document would exceed ${this.max} bytes`)
+      throw new LimitError('document-size', 'QUIRE_DOCUMENT_TOO_LARGE', `document would exceed ${this.max} bytes`)
     }
   }
 

@@ -3,7 +3,7 @@
  * error a limit raises, and the defaults. Defaults are generous: they stop runaway or hostile
  * clients without touching a busy but normal deployment (or the bench: 2000 sockets from one IP).
  */
-import { ProtocolError } from '../protocol/close-codes.js'
+import { ProtocolError, type CloseErrorCode } from '../protocol/close-codes.js'
 
 export const LIMIT_NAMES = [
   'frame-size',
@@ -14,25 +14,18 @@ export const LIMIT_NAMES = [
   'document-size',
   'slow-consumer',
   'rest-rate',
+  'queue-before-join',
+  'awareness-clients',
+  'awareness-size',
 ] as const
 
 export type LimitName = (typeof LIMIT_NAMES)[number]
-
-/** Close codes of the limits (besides 1009 for frames, which `ws` sends itself). */
-export const LimitCloseCode = {
-  /** Server full, too many rooms, or the client does not read fast enough: retrying later may work. */
-  tryAgainLater: 1013,
-  /** Message rate exceeded. */
-  policyViolation: 1008,
-  /** The update would push the document past its size quota; a retry cannot help. */
-  documentTooLarge: 4413,
-} as const
 
 /** A limit refused something; the connection closes with `code` and the reason. */
 export class LimitError extends ProtocolError {
   constructor(
     readonly limit: LimitName,
-    code: number,
+    code: CloseErrorCode,
     reason: string,
   ) {
     super(code, reason)
@@ -58,8 +51,19 @@ export interface Limits {
   messagesPerSecond: number
   /** Running estimate of a document's encoded size; an update past it closes with 4413. */
   maxDocumentBytes: number
-  /** A connection whose unsent buffer would pass this closes with 1013. */
+  /**
+   * A connection closes with 1013 when a frame is due while more than this is still unsent. It
+   * bounds what waits, not one frame: a document the quota accepts can always be sent whole.
+   */
   maxBufferedBytes: number
+  /** Frames held while a connection is authorised or its document loads (1008 past it)… */
+  maxQueuedMessages: number
+  /** …and their bytes beyond the first frame, which always fits whatever its size. */
+  maxQueuedBytes: number
+  /** Awareness client ids one connection may announce (a y-websocket client uses one); 1008 past it. */
+  maxAwarenessClients: number
+  /** Bytes of one awareness state (its JSON); 4413 past it. */
+  maxAwarenessBytes: number
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -70,4 +74,8 @@ export const DEFAULT_LIMITS: Limits = {
   messagesPerSecond: 200,
   maxDocumentBytes: 64 * 1024 * 1024,
   maxBufferedBytes: 16 * 1024 * 1024,
+  maxQueuedMessages: 1000,
+  maxQueuedBytes: 8 * 1024 * 1024,
+  maxAwarenessClients: 8,
+  maxAwarenessBytes: 32 * 1024,
 }

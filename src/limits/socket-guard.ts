@@ -9,7 +9,7 @@
  */
 import { ConnectionLimiter } from './connections.js'
 import { TokenBucket } from './token-bucket.js'
-import { LimitCloseCode, LimitError, noLimitMetrics, type LimitMetrics, type Limits } from './limits.js'
+import { LimitError, noLimitMetrics, type LimitMetrics, type Limits } from './limits.js'
 
 export class SocketGuard {
   private readonly connections: ConnectionLimiter
@@ -33,17 +33,23 @@ export class SocketGuard {
 
   /** Per-connection checks. They return the error to close with; `rejected` counts it. */
   connection(): ConnectionGuard {
-    const { messageBurst, messagesPerSecond, maxBufferedBytes } = this.limits
+    const { messageBurst, messagesPerSecond, maxBufferedBytes, maxQueuedMessages, maxQueuedBytes } = this.limits
     const bucket = messagesPerSecond > 0 ? new TokenBucket(messageBurst, messagesPerSecond) : null
     return {
       message: (echo) =>
         echo || !bucket || bucket.take()
           ? null
-          : new LimitError('message-rate', LimitCloseCode.policyViolation, `more than ${messagesPerSecond} messages per second`),
-      send: (buffered, size) =>
-        maxBufferedBytes <= 0 || buffered + size <= maxBufferedBytes
+          : new LimitError('message-rate', 'QUIRE_MESSAGE_RATE', `more than ${messagesPerSecond} messages per second`),
+      // What already waits decides, not the frame: one frame larger than the bound (the
+      // SyncStep2 of a document the quota allows) still goes to a client that keeps up.
+      send: (buffered) =>
+        maxBufferedBytes <= 0 || buffered <= maxBufferedBytes
           ? null
-          : new LimitError('slow-consumer', LimitCloseCode.tryAgainLater, 'client is not reading fast enough'),
+          : new LimitError('slow-consumer', 'QUIRE_SLOW_CONSUMER', 'client is not reading fast enough'),
+      queue: (count, bytes, size) =>
+        (maxQueuedMessages > 0 && count >= maxQueuedMessages) || (maxQueuedBytes > 0 && count > 0 && bytes + size > maxQueuedBytes)
+          ? new LimitError('queue-before-join', 'QUIRE_QUEUE_FULL', `more than ${maxQueuedMessages} messages or ${maxQueuedBytes} bytes before the document was ready`)
+          : null,
       rejected: (error) => this.rejected(error),
     }
   }
@@ -62,8 +68,13 @@ export class SocketGuard {
 export interface ConnectionGuard {
   /** One decoded incoming message (an awareness echo is free): null, or the rate-limit error. */
   message(echo: boolean): LimitError | null
-  /** Before sending `size` bytes with `buffered` still unsent: null, or the slow-consumer error. */
-  send(buffered: number, size: number): LimitError | null
+  /** Before sending a frame while `buffered` bytes are still unsent: null, or the slow-consumer error. */
+  send(buffered: number): LimitError | null
+  /**
+   * Before queueing a frame of `size` bytes behind `count` frames of `bytes` while the connection
+   * is not yet joined: null, or the error. The first frame always fits, whatever its size.
+   */
+  queue(count: number, bytes: number, size: number): LimitError | null
   /** Counts `error` if it is a LimitError. */
   rejected(error: unknown): unknown
 }

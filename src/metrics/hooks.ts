@@ -2,8 +2,12 @@
  * What the transport reports about its connections. The core only knows this interface, so it
  * never depends on prom-client; `QuireMetrics` implements it, `noTransportMetrics` ignores it.
  */
+import type { CloseErrorCode } from '../protocol/close-codes.js'
+
 export interface TransportMetrics {
   connectionOpened(): void
+  /** The server closed a connection for a reason in the catalogue. */
+  connectionError(code: CloseErrorCode): void
   connectionClosed(code: number): void
   /** One client frame of `bytes`; `type` is the decoded message type, or `invalid`. */
   received(type: string, bytes: number): void
@@ -15,6 +19,7 @@ export interface TransportMetrics {
 
 export const noTransportMetrics: TransportMetrics = {
   connectionOpened() {},
+  connectionError() {},
   connectionClosed() {},
   received() {},
   sent() {},

@@ -4,7 +4,8 @@
  * codes come from fixed sets, document names are never labels.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { CloseCode } from '../protocol/close-codes.js'
+import { CLOSE_ERRORS, KNOWN_CLOSE_CODES, type CloseErrorCode } from '../protocol/close-codes.js'
+import { PRESENCE_DROPS, type PresenceDrop, type PresenceMetrics } from '../room/presence.js'
 import { frameType, type StorageMetrics, type TransportMetrics } from './hooks.js'
 import { LIMIT_NAMES, type LimitMetrics, type LimitName } from '../limits/limits.js'
 
@@ -23,7 +24,6 @@ function processMetrics(): Registry {
   return processRegistry
 }
 
-const KNOWN_CLOSE_CODES = new Set<number>(Object.values(CloseCode))
 
 /** A peer may send any close code from 1000 to 4999; only codes with a meaning become labels. */
 function closeCodeLabel(code: number): string {
@@ -43,11 +43,13 @@ export interface MetricsTotals {
   bytesOut: number
 }
 
-export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetrics {
+export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetrics, PresenceMetrics {
   readonly registry = new Registry()
   private readonly connections: Gauge
   private readonly connectionsOpened: Counter
   private readonly closes: Counter<'code'>
+  private readonly errors: Counter<'code'>
+  private readonly awarenessDrops: Counter<'reason'>
   private readonly messagesIn: Counter<'type'>
   private readonly messagesOut: Counter<'type'>
   private readonly bytesIn: Counter<'type'>
@@ -78,6 +80,20 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
       labelNames: ['code'],
       registers,
     })
+    this.errors = new Counter({
+      name: 'quire_connection_errors_total',
+      help: 'Connections the server closed, by error code (docs/errors.md)',
+      labelNames: ['code'],
+      registers,
+    })
+    for (const code of Object.keys(CLOSE_ERRORS)) this.errors.inc({ code }, 0)
+    this.awarenessDrops = new Counter({
+      name: 'quire_awareness_dropped_total',
+      help: 'Awareness entries dropped: echoes and forgeries of ids other connections own, the server id, removals of unknown ids',
+      labelNames: ['reason'],
+      registers,
+    })
+    for (const reason of PRESENCE_DROPS) this.awarenessDrops.inc({ reason }, 0)
     const byType = (name: string, help: string) => new Counter({ name, help, labelNames: ['type'] as const, registers })
     this.messagesIn = byType('quire_messages_received_total', 'Client frames received, by message type ("invalid" when undecodable)')
     this.messagesOut = byType('quire_messages_sent_total', 'Frames sent to clients, by message type, counted per connection')
@@ -135,6 +151,14 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
   connectionOpened(): void {
     this.connections.inc()
     this.connectionsOpened.inc()
+  }
+
+  connectionError(code: CloseErrorCode): void {
+    this.errors.inc({ code })
+  }
+
+  awarenessDropped(reason: PresenceDrop, count: number): void {
+    this.awarenessDrops.inc({ reason }, count)
   }
 
   connectionClosed(code: number): void {

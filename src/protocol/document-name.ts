@@ -1,4 +1,4 @@
-import { CloseCode, ProtocolError } from './close-codes.js'
+import { ProtocolError } from './close-codes.js'
 
 /** Longest document name accepted, in UTF-8 bytes. */
 export const MAX_DOCUMENT_NAME_BYTES = 1024
@@ -33,5 +33,5 @@ export function validateDocumentName(name: string): void {
 }
 
 function invalid(reason: string): ProtocolError {
-  return new ProtocolError(CloseCode.badDocumentName, reason)
+  return new ProtocolError('QUIRE_BAD_DOCUMENT_NAME', reason)
 }

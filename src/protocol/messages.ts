@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import * as sync from 'y-protocols/sync'
-import { CloseCode, ProtocolError } from './close-codes.js'
+import { ProtocolError } from './close-codes.js'
 
 export const MessageType = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const
 
@@ -14,15 +14,28 @@ export type ClientMessage =
   | { type: 'sync-step1'; stateVector: Uint8Array; isEmpty: boolean }
   | { type: 'sync-step2'; update: Uint8Array }
   | { type: 'update'; update: Uint8Array }
-  | { type: 'awareness'; update: Uint8Array }
+  | { type: 'awareness'; update: Uint8Array; entries: AwarenessEntry[] }
   | { type: 'query-awareness' }
+
+export interface DecodeLimits {
+  /** Most entries an awareness update may hold; more close with 1008 before any is decoded. */
+  maxAwarenessEntries?: number
+}
+
+/** One client's state in an awareness update, as sent: the state is still JSON text. */
+export interface AwarenessEntry {
+  clientId: number
+  clock: number
+  /** The state as JSON; `null` removes the client. */
+  json: string
+}
 
 /**
  * Decodes and validates one client frame. Throws `ProtocolError` with the close code to use:
  * framing faults → 1002, unknown types → 1003, payloads Yjs or y-protocols would reject → 1007.
  * Validation is complete before anything is applied, so a bad frame never half-changes a document.
  */
-export function decodeClientMessage(frame: Uint8Array): ClientMessage {
+export function decodeClientMessage(frame: Uint8Array, limits: DecodeLimits = {}): ClientMessage {
   const decoder = decoding.createDecoder(ownBuffer(frame))
   const type = framed(() => decoding.readVarUint(decoder))
   let message: ClientMessage
@@ -32,20 +45,19 @@ export function decodeClientMessage(frame: Uint8Array): ClientMessage {
       break
     case MessageType.awareness: {
       const update = framed(() => decoding.readVarUint8Array(decoder))
-      validateAwarenessUpdate(update)
-      message = { type: 'awareness', update }
+      message = { type: 'awareness', update, entries: decodeAwarenessUpdate(update, limits.maxAwarenessEntries) }
       break
     }
     case MessageType.queryAwareness:
       message = { type: 'query-awareness' }
       break
     case MessageType.auth:
-      throw new ProtocolError(CloseCode.unsupportedData, 'auth messages are sent by the server only')
+      throw new ProtocolError('QUIRE_UNSUPPORTED_MESSAGE', 'auth messages are sent by the server only')
     default:
-      throw new ProtocolError(CloseCode.unsupportedData, `unknown message type ${type}`)
+      throw new ProtocolError('QUIRE_UNSUPPORTED_MESSAGE', `unknown message type ${type}`)
   }
   if (decoding.hasContent(decoder)) {
-    throw new ProtocolError(CloseCode.protocolError, 'trailing bytes after message')
+    throw new ProtocolError('QUIRE_MALFORMED_FRAME', 'trailing bytes after message')
   }
   return message
 }
@@ -59,7 +71,7 @@ function decodeSync(decoder: decoding.Decoder): ClientMessage {
       try {
         size = Y.decodeStateVector(payload).size
       } catch {
-        throw new ProtocolError(CloseCode.invalidPayload, 'invalid state vector')
+        throw new ProtocolError('QUIRE_INVALID_UPDATE', 'invalid state vector')
       }
       return { type: 'sync-step1', stateVector: payload, isEmpty: size === 0 }
     }
@@ -70,7 +82,7 @@ function decodeSync(decoder: decoding.Decoder): ClientMessage {
       validateUpdate(payload)
       return { type: 'update', update: payload }
     default:
-      throw new ProtocolError(CloseCode.unsupportedData, `unknown sync message type ${subtype}`)
+      throw new ProtocolError('QUIRE_UNSUPPORTED_MESSAGE', `unknown sync message type ${subtype}`)
   }
 }
 
@@ -79,31 +91,60 @@ function validateUpdate(update: Uint8Array): void {
   try {
     Y.decodeUpdate(update)
   } catch {
-    throw new ProtocolError(CloseCode.invalidPayload, 'update cannot be decoded')
+    throw new ProtocolError('QUIRE_INVALID_UPDATE', 'update cannot be decoded')
   }
 }
 
-/** Mirrors y-protocols' awareness decoding so applyAwarenessUpdate never throws half-way. */
-function validateAwarenessUpdate(update: Uint8Array): void {
+/**
+ * Mirrors y-protocols' awareness decoding, so applying what passes never throws half-way, and
+ * returns the entries for the room's ownership checks (room/presence.ts).
+ */
+export function decodeAwarenessUpdate(update: Uint8Array, maxEntries = Infinity): AwarenessEntry[] {
+  const decoder = decoding.createDecoder(update)
+  let count: number
   try {
-    const decoder = decoding.createDecoder(update)
-    const count = decoding.readVarUint(decoder)
+    count = decoding.readVarUint(decoder)
+  } catch {
+    throw new ProtocolError('QUIRE_INVALID_AWARENESS', 'invalid awareness update')
+  }
+  if (count > maxEntries) {
+    throw new ProtocolError('QUIRE_AWARENESS_CLIENTS', `awareness update with ${count} entries, more than the room can have`)
+  }
+  try {
+    // Each entry takes at least 3 bytes: a count past that is a lie, not a reason to allocate.
+    if (count > update.byteLength) throw new Error('count past the end')
+    const entries: AwarenessEntry[] = []
     for (let i = 0; i < count; i++) {
-      decoding.readVarUint(decoder) // clientID
-      decoding.readVarUint(decoder) // clock
-      JSON.parse(decoding.readVarString(decoder))
+      const clientId = decoding.readVarUint(decoder)
+      const clock = decoding.readVarUint(decoder)
+      const json = decoding.readVarString(decoder)
+      JSON.parse(json)
+      entries.push({ clientId, clock, json })
     }
     if (decoding.hasContent(decoder)) throw new Error('trailing bytes')
+    return entries
   } catch {
-    throw new ProtocolError(CloseCode.invalidPayload, 'invalid awareness update')
+    throw new ProtocolError('QUIRE_INVALID_AWARENESS', 'invalid awareness update')
   }
+}
+
+/** An awareness update holding `entries`, in y-protocols' encoding. */
+export function encodeAwarenessEntries(entries: readonly AwarenessEntry[]): Uint8Array {
+  return message((e) => {
+    encoding.writeVarUint(e, entries.length)
+    for (const { clientId, clock, json } of entries) {
+      encoding.writeVarUint(e, clientId)
+      encoding.writeVarUint(e, clock)
+      encoding.writeVarString(e, json)
+    }
+  })
 }
 
 function framed<T>(read: () => T): T {
   try {
     return read()
   } catch {
-    throw new ProtocolError(CloseCode.protocolError, 'malformed message: unexpected end of frame')
+    throw new ProtocolError('QUIRE_MALFORMED_FRAME', 'malformed message: unexpected end of frame')
   }
 }
 

@@ -8,11 +8,12 @@
  * is never read half-compacted or written after a delete.
  */
 import * as Y from 'yjs'
-import { CloseCode } from '../protocol/close-codes.js'
 import type { DocStore } from '../storage/doc-store.js'
+import type { CloseErrorCode } from '../protocol/close-codes.js'
 import type { Logger, Peer } from './peer.js'
-import { Room } from './room.js'
-import { LimitCloseCode, LimitError } from '../limits/limits.js'
+import { Room, type RoomLimits } from './room.js'
+import type { PresenceMetrics } from './presence.js'
+import { LimitError } from '../limits/limits.js'
 
 export class ShuttingDownError extends Error {
   override name = 'ShuttingDownError'
@@ -38,7 +39,8 @@ export class RoomRegistry {
     private readonly store: DocStore,
     private readonly log: Logger,
     /** 0 (default) = unlimited. */
-    private readonly limits: { maxRooms?: number; maxDocumentBytes?: number } = {},
+    private readonly limits: RoomLimits & { maxRooms?: number } = {},
+    private readonly metrics?: PresenceMetrics,
   ) {}
 
   /** Number of rooms currently in memory. */
@@ -139,7 +141,7 @@ export class RoomRegistry {
     if (this.closed) throw new ShuttingDownError()
     const room = this.rooms.get(name)
     if (room) this.forget(room)
-    const closing = room?.unload({ code: CloseCode.documentDeleted, reason: 'document deleted' }, { save: false })
+    const closing = room?.unload({ code: 'QUIRE_DOCUMENT_DELETED', reason: 'document deleted' }, { save: false })
     const previous = [this.unloading.get(name), this.reading.get(name), closing]
     const deleted = Promise.allSettled(previous).then(() => this.store.delete(name))
     const done = deleted.then(
@@ -156,7 +158,7 @@ export class RoomRegistry {
     this.closed = true
     await Promise.allSettled(this.loading.values())
     for (const room of this.rooms.values()) {
-      this.unload(room, { code: CloseCode.goingAway, reason: 'server shutting down' })
+      this.unload(room, { code: 'QUIRE_SHUTTING_DOWN', reason: 'server shutting down' })
     }
     await Promise.all(this.unloading.values())
   }
@@ -165,7 +167,7 @@ export class RoomRegistry {
   private checkRoomLimit(name: string): void {
     const max = this.limits.maxRooms ?? 0
     if (max > 0 && !this.loading.has(name) && this.rooms.size + this.loading.size >= max) {
-      throw new LimitError('rooms', LimitCloseCode.tryAgainLater, 'too many documents open, try again later')
+      throw new LimitError('rooms', 'QUIRE_TOO_MANY_ROOMS', 'too many documents open, try again later')
     }
   }
 
@@ -192,7 +194,7 @@ export class RoomRegistry {
     const room = new Room(name, loaded, this.store, {
       onEmpty: (r) => this.unload(r),
       onFailure: (r) => this.forget(r),
-    }, this.log, { maxDocumentBytes: this.limits.maxDocumentBytes })
+    }, this.log, this.limits, this.metrics)
     this.rooms.set(name, room)
     // If every waiting peer went away during the load, the room must not linger.
     setImmediate(() => {
@@ -201,7 +203,7 @@ export class RoomRegistry {
     return room
   }
 
-  private unload(room: Room, closeWith?: { code: number; reason: string }): void {
+  private unload(room: Room, closeWith?: { code: CloseErrorCode; reason: string }): void {
     if (!this.forget(room)) return
     const done = room.unload(closeWith).finally(() => {
       this.store.release(room.name)

@@ -6,12 +6,7 @@
  * append is in flight, wait in an outbox until the appends issued before them are committed.
  */
 import * as Y from 'yjs'
-import {
-  Awareness,
-  applyAwarenessUpdate,
-  encodeAwarenessUpdate,
-  removeAwarenessStates,
-} from 'y-protocols/awareness'
+import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import {
   encodeAwareness,
   encodeSyncStep1,
@@ -19,10 +14,19 @@ import {
   encodeUpdate,
   type ClientMessage,
 } from '../protocol/messages.js'
-import { CloseCode, ProtocolError } from '../protocol/close-codes.js'
+import { ProtocolError, type CloseErrorCode } from '../protocol/close-codes.js'
+import { missingDependency } from '../content/dependencies.js'
 import type { AppendResult, DocStore, LoadedDoc } from '../storage/doc-store.js'
 import type { Logger, Peer } from './peer.js'
 import { DocSizeQuota } from '../limits/doc-size.js'
+import { Presence, noPresenceMetrics, type PresenceLimits, type PresenceMetrics } from './presence.js'
+
+export interface RoomLimits {
+  /** The document size quota (limits/doc-size.ts); 0 or absent = unlimited. */
+  maxDocumentBytes?: number
+  /** Awareness ids per peer and bytes per state (presence.ts); absent = unlimited. */
+  presence?: PresenceLimits
+}
 
 export interface RoomEvents {
   /** The last peer left. */
@@ -33,11 +37,26 @@ export interface RoomEvents {
 
 type AwarenessChange = { added: number[]; updated: number[]; removed: number[] }
 
+/** Drops whatever Yjs could not integrate; true if there was anything. */
+function discardPending(doc: Y.Doc): boolean {
+  if (doc.store.pendingStructs === null && doc.store.pendingDs === null) return false
+  doc.store.pendingStructs = null
+  doc.store.pendingDs = null
+  return true
+}
+
 export class Room {
   readonly doc = new Y.Doc()
   readonly awareness: Awareness
-  /** Each peer with the awareness client ids it has announced. */
-  private readonly peers = new Map<Peer, Set<number>>()
+  private readonly peers = new Set<Peer>()
+  /** Which peer speaks for which awareness client id. */
+  private readonly presence: Presence
+  /**
+   * Peers with a SyncStep2 answer waiting for durability. A second SyncStep1 meanwhile is not
+   * answered: the waiting answer plus the updates relayed after it already bring the client up
+   * to date, and thousands of full-state answers must not pile up in the outbox.
+   */
+  private readonly answering = new Set<Peer>()
   private writesIssued = 0
   private writesDone = 0
   private readonly outbox: Array<{ after: number; deliver: () => void }> = []
@@ -57,7 +76,8 @@ export class Room {
     private readonly store: DocStore,
     private readonly events: RoomEvents,
     private readonly log: Logger,
-    limits: { maxDocumentBytes?: number } = {},
+    limits: RoomLimits = {},
+    metrics: PresenceMetrics = noPresenceMetrics,
   ) {
     this.quota = new DocSizeQuota(limits.maxDocumentBytes ?? 0, loaded.updates)
     this.doc.transact(() => {
@@ -66,12 +86,18 @@ export class Room {
     this.lastAppend = Promise.resolve({ seq: loaded.seq, compactionDue: false })
     this.awareness = new Awareness(this.doc)
     this.awareness.setLocalState(null) // the server itself is not a participant
+    this.presence = new Presence(this.awareness, limits.presence ?? { maxClients: 0, maxStateBytes: 0 }, metrics)
     this.doc.on('update', this.onDocUpdate)
     this.awareness.on('update', this.onAwarenessUpdate)
   }
 
   get peerCount(): number {
     return this.peers.size
+  }
+
+  /** See Presence.maxEntries. */
+  get maxAwarenessEntries(): number {
+    return this.presence.maxEntries
   }
 
   get isOpen(): boolean {
@@ -81,7 +107,7 @@ export class Room {
   /** Adds a peer and sends it the server's SyncStep1 and the current awareness states. */
   join(peer: Peer): void {
     if (this.state !== 'open') throw new Error(`room ${this.name} is ${this.state}`)
-    this.peers.set(peer, new Set())
+    this.peers.add(peer)
     peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     const states = this.awareness.getStates()
     if (states.size > 0) {
@@ -91,12 +117,9 @@ export class Room {
 
   /** Removes a peer and the awareness states it controlled; the room empties when it was the last. */
   leave(peer: Peer): void {
-    const clientIds = this.peers.get(peer)
-    if (!clientIds) return
-    this.peers.delete(peer)
-    if (clientIds.size > 0 && this.state === 'open') {
-      removeAwarenessStates(this.awareness, [...clientIds], null)
-    }
+    if (!this.peers.delete(peer)) return
+    this.answering.delete(peer)
+    if (this.state === 'open') this.presence.leave(peer)
     if (this.peers.size === 0 && this.state === 'open') this.events.onEmpty(this)
   }
 
@@ -105,9 +128,14 @@ export class Room {
     if (this.state !== 'open' || !this.peers.has(peer)) return
     switch (message.type) {
       case 'sync-step1': {
+        if (this.answering.has(peer)) break
         const diff = message.isEmpty ? this.encodedFullState() : Y.encodeStateAsUpdate(this.doc, message.stateVector)
         const reply = encodeSyncStep2(diff)
-        this.afterWrites(() => peer.send(reply))
+        this.answering.add(peer)
+        this.afterWrites(() => {
+          this.answering.delete(peer)
+          peer.send(reply)
+        })
         break
       }
       case 'sync-step2':
@@ -118,17 +146,11 @@ export class Room {
           break
         }
         this.quota.check(message.update.byteLength) // before applying: a refused update leaves no trace
-        try {
-          // The resulting update (not the client's bytes) is stored and relayed by onDocUpdate.
-          Y.applyUpdate(this.doc, message.update, peer)
-        } catch (error) {
-          this.log.warn({ err: error, peer: peer.id }, 'update rejected by Yjs')
-          throw new ProtocolError(CloseCode.invalidPayload, 'update cannot be applied')
-        }
+        this.applyClientUpdate(peer, message.update)
         break
       case 'awareness':
         if (peer.readOnly?.dropAwareness) break
-        applyAwarenessUpdate(this.awareness, message.update, peer)
+        this.presence.apply(peer, message.entries, message.update)
         break
       case 'query-awareness': {
         const states = [...this.awareness.getStates().keys()]
@@ -136,6 +158,25 @@ export class Room {
         break
       }
     }
+  }
+
+  /**
+   * Applies a client's update; the resulting update (not the client's bytes) is stored and
+   * relayed by onDocUpdate. The document never keeps content Yjs holds back for missing
+   * dependencies: it would be served (SyncStep2, exports) without being stored.
+   */
+  private applyClientUpdate(peer: Peer, update: Uint8Array): void {
+    const missing = missingDependency(this.doc, update)
+    if (missing) throw new ProtocolError('QUIRE_MISSING_DEPENDENCIES', missing)
+    try {
+      Y.applyUpdate(this.doc, update, peer)
+    } catch (error) {
+      this.log.warn({ err: error, peer: peer.id }, 'update rejected by Yjs')
+      discardPending(this.doc)
+      throw new ProtocolError('QUIRE_INVALID_UPDATE', 'update cannot be applied')
+    }
+    // What the check above cannot see (dependency cycles between clients) Yjs would keep pending.
+    if (discardPending(this.doc)) throw new ProtocolError('QUIRE_MISSING_DEPENDENCIES', 'update depends on changes the server does not have')
   }
 
   /** Resolves once every update applied so far is durable; rejects if storing one failed. */
@@ -151,6 +192,8 @@ export class Room {
     if (this.state !== 'open') return Promise.reject(new Error(`room ${this.name} is ${this.state}`))
     this.quota.check(update.byteLength)
     Y.applyUpdate(this.doc, update, this)
+    // The caller checked dependencies; should Yjs still hold something back, it must not stay.
+    if (discardPending(this.doc)) this.log.warn({ room: this.name }, 'server update left pending content; discarded')
     return this.durable()
   }
 
@@ -159,10 +202,10 @@ export class Room {
    * the log into the stored state (unless `save` is false: the document is being deleted) and
    * frees the document. Never rejects.
    */
-  async unload(closeWith?: { code: number; reason: string }, { save = true } = {}): Promise<void> {
+  async unload(closeWith?: { code: CloseErrorCode; reason: string }, { save = true } = {}): Promise<void> {
     if (this.state !== 'open') return
     this.state = 'closing'
-    if (closeWith) for (const peer of this.peers.keys()) peer.close(closeWith.code, closeWith.reason)
+    if (closeWith) for (const peer of this.peers) peer.close(closeWith.code, closeWith.reason)
     try {
       const { seq } = await this.lastAppend
       await this.compaction
@@ -192,12 +235,7 @@ export class Room {
     this.afterWrites(() => this.broadcast(frame))
   }
 
-  private readonly onAwarenessUpdate = ({ added, updated, removed }: AwarenessChange, origin: unknown): void => {
-    const controlled = this.peers.get(origin as Peer)
-    if (controlled) {
-      for (const id of added) controlled.add(id)
-      for (const id of removed) controlled.delete(id)
-    }
+  private readonly onAwarenessUpdate = ({ added, updated, removed }: AwarenessChange): void => {
     const changed = added.concat(updated, removed)
     this.broadcast(encodeAwareness(encodeAwarenessUpdate(this.awareness, changed)))
   }
@@ -218,7 +256,7 @@ export class Room {
   }
 
   private broadcast(frame: Uint8Array): void {
-    for (const peer of this.peers.keys()) peer.send(frame)
+    for (const peer of this.peers) peer.send(frame)
   }
 
   private encodedFullState(): Uint8Array {
@@ -251,7 +289,7 @@ export class Room {
     this.log.error({ err: error, room: this.name }, 'storage write failed; closing the document')
     this.state = 'closed'
     this.outbox.length = 0
-    for (const peer of this.peers.keys()) peer.close(CloseCode.internalError, 'storage error')
+    for (const peer of this.peers) peer.close('QUIRE_STORAGE_FAILED', 'storage error')
     this.peers.clear()
     this.events.onFailure(this, error)
     this.destroy()
@@ -261,6 +299,7 @@ export class Room {
     if (this.doc.isDestroyed) return
     this.state = 'closed'
     this.peers.clear()
+    this.answering.clear()
     this.outbox.length = 0
     this.awareness.destroy()
     this.doc.destroy()

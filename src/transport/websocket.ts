@@ -7,17 +7,15 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import type { FastifyInstance } from 'fastify'
-import { CloseCode, ProtocolError, closeReason } from '../protocol/close-codes.js'
+import { CLOSE_ERRORS, CloseCode, ProtocolError, closeReason, type CloseErrorCode } from '../protocol/close-codes.js'
 import { documentNameFromUrl } from '../protocol/document-name.js'
-import { decodeClientMessage } from '../protocol/messages.js'
 import { noTransportMetrics, type TransportMetrics } from '../metrics/hooks.js'
-import type { Logger, Peer } from '../room/peer.js'
-import type { Room } from '../room/room.js'
+import type { Logger } from '../room/peer.js'
 import type { RoomRegistry } from '../room/registry.js'
 import { LimitError } from '../limits/limits.js'
-import { isAwarenessEcho } from '../limits/awareness-echo.js'
-import type { ConnectionGuard, SocketGuard } from '../limits/socket-guard.js'
+import type { SocketGuard } from '../limits/socket-guard.js'
 import { authorizeConnection, selectProtocol, type ConnectionAuth } from '../auth/websocket-auth.js'
+import { Connection, type Wire } from './connection.js'
 
 export interface WebSocketOptions {
   /** URL path under which every upgrade is a document (default `/`). */
@@ -32,6 +30,8 @@ export interface WebSocketOptions {
   guard?: SocketGuard
   /** Token verification and permissions (auth/); absent: everyone may read and write. */
   auth?: ConnectionAuth
+  /** The Origin allow-list (auth/origins.ts): (Origin header, Host header) → may connect. */
+  originAllowed?: (origin: string | undefined, host: string | undefined) => boolean
 }
 
 let nextConnectionId = 0
@@ -41,8 +41,12 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
   const alive = new WeakMap<WebSocket, boolean>()
   let accepting = true
 
+  const metrics = options.metrics ?? noTransportMetrics
   const base = options.basePath.endsWith('/') ? options.basePath : options.basePath + '/'
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Before anything is written: a peer that resets the connection makes the write fail, and
+    // an 'error' nobody listens to would take the process down.
+    socket.on('error', (error) => app.log.debug({ err: error }, 'upgrade socket error'))
     const url = req.url ?? '/'
     if (!url.startsWith(base)) {
       // Not ours: leave it to another upgrade listener if there is one.
@@ -52,14 +56,33 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
     if (!accepting) return rejectUpgrade(socket, 503, 'Service Unavailable')
     wss.handleUpgrade(req, socket, head, (ws) => {
       explainFrameErrors(ws, options.maxFrameBytes)
+      metrics.connectionOpened()
+      ws.once('close', (code) => metrics.connectionClosed(code))
       // Before the admission check: a refused socket may still error, and an unheard 'error' throws.
-      ws.on('error', (error) => isFrameTooBig(error) && options.guard?.frameTooBig())
+      ws.on('error', (error) => {
+        if (!isFrameTooBig(error)) return
+        options.guard?.frameTooBig()
+        metrics.connectionError('QUIRE_FRAME_TOO_BIG')
+      })
+      const refuse = (code: CloseErrorCode, reason: string): void => {
+        app.log.info({ code, reason }, 'connection refused')
+        ws.close(CLOSE_ERRORS[code].close, closeReason(reason))
+      }
+      if (options.originAllowed && !options.originAllowed(req.headers.origin, req.headers.host)) {
+        return refuse('QUIRE_ORIGIN_REFUSED', `origin ${String(req.headers.origin).slice(0, 60)} is not allowed`)
+      }
       const admitted = options.guard?.admit(req.socket.remoteAddress)
-      if (admitted instanceof LimitError) return ws.close(admitted.code, closeReason(admitted.message))
+      if (admitted instanceof LimitError) return refuse(admitted.code, admitted.message)
       if (admitted) ws.once('close', admitted)
+      let name: string
+      try {
+        name = documentNameFromUrl(url, base)
+      } catch (error) {
+        return refuse('QUIRE_BAD_DOCUMENT_NAME', error instanceof ProtocolError ? error.message : 'invalid document name')
+      }
       alive.set(ws, true)
       ws.on('pong', () => alive.set(ws, true))
-      serveConnection(ws, url, base, registry, app.log, options.metrics ?? noTransportMetrics, req, options.auth, options.guard?.connection())
+      serve(ws, name, req, registry, app.log, metrics, options)
     })
   }
   app.server.on('upgrade', onUpgrade)
@@ -84,135 +107,53 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
   })
 }
 
-function serveConnection(
+/** Pipes one WebSocket into a transport-neutral Connection. */
+function serve(
   ws: WebSocket,
-  url: string,
-  base: string,
+  name: string,
+  req: IncomingMessage,
   registry: RoomRegistry,
   appLog: Logger,
   metrics: TransportMetrics,
-  req: IncomingMessage,
-  auth: ConnectionAuth | undefined,
-  limits: ConnectionGuard | undefined,
+  options: WebSocketOptions,
 ): void {
   const id = (++nextConnectionId).toString(36)
-  const openedAt = performance.now()
-  let bytesIn = 0
-  let bytesOut = 0
-  metrics.connectionOpened()
-  ws.once('close', (code) => metrics.connectionClosed(code))
-  let name: string
-  try {
-    name = documentNameFromUrl(url, base)
-  } catch (error) {
-    const reason = error instanceof ProtocolError ? error.message : 'invalid document name'
-    appLog.info({ conn: id, code: CloseCode.badDocumentName, reason }, 'connection refused')
-    ws.close(CloseCode.badDocumentName, closeReason(reason))
-    return
+  const wire: Wire = {
+    send: (frame) => ws.send(frame),
+    get bufferedAmount() {
+      return ws.bufferedAmount
+    },
+    get isOpen() {
+      return ws.readyState === WebSocket.OPEN
+    },
+    close: (code, reason) => {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason)
+    },
   }
+  const auth = options.auth
+  const connection = new Connection({
+    id,
+    name,
+    wire,
+    registry,
+    log: appLog,
+    metrics,
+    guard: options.guard?.connection(),
+    authorize: auth ? (peer, onClose, log) => authorizeConnection(auth, req, name, peer, onClose, log) : undefined,
+  })
   // Logged with the fields of the child logger, without creating one per idle socket. At debug:
   // the close line carries everything (duration, bytes, code), and a reconnect storm should not
   // double the log volume.
   appLog.debug({ room: name, conn: id }, 'connection opened')
-  // A child logger per connection costs memory on every idle socket; make it on first use.
-  let childLog: Logger | undefined
-  const log = (): Logger => (childLog ??= (appLog as unknown as { child(b: object): Logger }).child({ room: name, conn: id }))
-  const peer: Peer = {
-    id,
-    send: (message) => {
-      if (ws.readyState !== WebSocket.OPEN) return
-      const tooSlow = limits?.send(ws.bufferedAmount, message.byteLength)
-      if (tooSlow) return refuse(tooSlow)
-      ws.send(message)
-      bytesOut += message.byteLength
-      metrics.sent(message)
-    },
-    close: (code, reason) => {
-      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, closeReason(reason))
-    },
-  }
-  let room: Room | null = null
-  let closed = false
-  const queued: Array<{ data: RawData; isBinary: boolean }> = []
-  /** Closes the connection for a limit checked here (rate, slow consumer). */
-  const refuse = (error: LimitError): void => {
-    if (closed) return
-    closed = true
-    limits?.rejected(error)
-    log().warn({ code: error.code, reason: error.message }, 'closing connection: limit reached')
-    peer.close(error.code, error.message)
-    // The room may be iterating its peers (a broadcast): leave once it is done.
-    queueMicrotask(() => room?.leave(peer))
-  }
-
-  const handle = (data: RawData, isBinary: boolean): void => {
-    if (closed || !room) return
-    const bytes = toBytes(data)
-    let decoded = false
-    try {
-      if (!isBinary) throw new ProtocolError(CloseCode.unsupportedData, 'text frames are not supported')
-      const message = decodeClientMessage(bytes)
-      decoded = true
-      const overRate = limits?.message(message.type === 'awareness' && isAwarenessEcho(message.update, room.awareness))
-      if (overRate) throw overRate
-      metrics.received(message.type, bytes.byteLength)
-      if (message.type === 'update' || message.type === 'sync-step2') {
-        const start = performance.now()
-        room.receive(peer, message)
-        metrics.updateApplied((performance.now() - start) / 1000)
-      } else {
-        room.receive(peer, message)
-      }
-    } catch (error) {
-      if (!decoded) metrics.received('invalid', bytes.byteLength)
-      limits?.rejected(error)
-      closed = true
-      room.leave(peer)
-      if (error instanceof ProtocolError) {
-        log().warn({ code: error.code, reason: error.message }, 'closing connection after a bad frame')
-        peer.close(error.code, error.message)
-      } else {
-        log().error({ err: error }, 'unexpected error while handling a frame')
-        peer.close(CloseCode.internalError, 'internal error')
-      }
-    }
-  }
-
-  ws.on('message', (data, isBinary) => {
-    bytesIn += Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength
-    if (room) handle(data, isBinary)
-    else queued.push({ data, isBinary }) // frames wait until the document is loaded
-  })
+  ws.on('message', (data, isBinary) => connection.receive(toBytes(data), isBinary))
   ws.on('close', (code, reason) => {
-    closed = true
-    room?.leave(peer)
-    const durationMs = Math.round(performance.now() - openedAt)
-    const fields = { room: name, conn: id, code, reason: reason.toString() || undefined, durationMs, bytesIn, bytesOut }
-    appLog.info(fields, 'connection closed')
+    connection.closed()
+    const durationMs = Math.round(performance.now() - connection.openedAt)
+    const { bytesIn, bytesOut } = connection
+    appLog.info({ room: name, conn: id, code, reason: reason.toString() || undefined, durationMs, bytesIn, bytesOut }, 'connection closed')
   })
-  ws.on('error', (error) => log().warn({ err: error }, 'websocket error'))
-
-  // The token is checked before the room is joined, so a rejected client never receives content.
-  const onClose = (listener: () => void) => (closed ? listener() : ws.once('close', listener))
-  const admitted = auth ? authorizeConnection(auth, req, name, peer, onClose, log) : Promise.resolve(true)
-  void admitted.then((ok) => {
-    if (!ok || closed) return
-    return registry.join(name, peer).then(
-      (joined) => {
-        room = joined
-        if (closed) return joined.leave(peer)
-        for (const frame of queued.splice(0)) handle(frame.data, frame.isBinary)
-      },
-      (error: unknown) => {
-        if (error instanceof LimitError) {
-          limits?.rejected(error)
-          return peer.close(error.code, error.message)
-        }
-        log().error({ err: error }, 'could not load document')
-        peer.close(CloseCode.internalError, 'could not load document')
-      },
-    )
-  })
+  ws.on('error', (error) => connection.log().warn({ err: error }, 'websocket error'))
+  connection.start()
 }
 
 /**
@@ -248,6 +189,7 @@ function toBytes(data: RawData): Uint8Array {
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  if (socket.destroyed || !socket.writable) return
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
 }
 
@@ -257,7 +199,7 @@ async function closeAll(wss: WebSocketServer): Promise<void> {
   const closed = sockets.map((ws) => new Promise<void>((resolve) => {
     if (ws.readyState === WebSocket.CLOSED) return resolve()
     ws.once('close', () => resolve())
-    ws.close(CloseCode.goingAway, 'server shutting down')
+    ws.close(CLOSE_ERRORS.QUIRE_SHUTTING_DOWN.close, 'server shutting down')
   }))
   const grace = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())
   await Promise.race([Promise.all(closed), grace])
