@@ -1,7 +1,9 @@
 /**
  * What Quire needs from durable storage. Every appended update gets a per-document sequence
- * number, contiguous and assigned in append order, so that a reader can ask for "everything
- * after seq N" (catch-up after a gap, and later the scale-out bridge).
+ * number, increasing in append order, so that a reader can ask for "everything after seq N"
+ * (catch-up after a gap, and later the scale-out bridge). Seqs are contiguous unless a write
+ * failed: a failed append's seq is never handed out again (it stays a hole), so a seq always
+ * names at most one stored update.
  */
 export interface DocStore {
   /** Everything stored for a document: the compacted state first, then the log after it. */
@@ -11,7 +13,11 @@ export interface DocStore {
    * same event-loop turn), with its sequence number and whether the log is due for compaction.
    */
   append(name: string, update: Uint8Array): Promise<AppendResult>
-  /** Updates with seq > `seq`, or null when compaction already folded some of them away. */
+  /**
+   * Updates with seq > `seq`: exactly seq+1, seq+2, … up to at least the last seq assigned when
+   * called. Null (load the whole document instead) when that run is not all in the log:
+   * compaction folded some of it away, or a failed write left a hole in it.
+   */
   readSince(name: string, seq: number): Promise<LogEntry[] | null>
   /**
    * Replaces the log up to `snapshot.seq` with `snapshot.state` in one atomic write. Without a
@@ -39,7 +45,7 @@ export interface DocStore {
 export interface LoadedDoc {
   /** Yjs v1 updates in the order they must be applied. */
   updates: Uint8Array[]
-  /** Sequence number of the last update included. 0 for a new document. */
+  /** Every update stored with a seq up to this one is included. 0 for a new document. */
   seq: number
 }
 
@@ -62,7 +68,7 @@ export interface Snapshot {
 
 export interface DocInfo {
   name: string
-  /** Last assigned sequence number, which is also the number of updates ever stored. */
+  /** Last assigned sequence number: the number of updates ever stored, plus any failed appends. */
   seq: number
   /** Bytes on disk for this document: compacted state plus log. */
   bytes: number

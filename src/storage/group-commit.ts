@@ -3,19 +3,21 @@
  * single `commit` call, and batches are committed strictly one after another, so a promise
  * returned by `add` resolves only after everything added before it is durable too.
  */
-export class GroupCommit<Op> {
+export class GroupCommit<Op, Batch = void> {
   private pending: Op[] = []
   private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = []
   private scheduled = false
   private running = false
 
   /**
-   * @param commit writes one batch atomically.
-   * @param prepare runs just before a batch is committed and may add operations to it.
+   * @param commit writes one batch atomically. It gets what `prepare` returned for that batch,
+   *   so that it can tell which state the batch carried when it learns whether the write landed.
+   * @param prepare runs just before a batch is committed and may add operations to it. A batch
+   *   that ends up with no operations is not committed (and nothing was carried).
    */
   constructor(
-    private readonly commit: (ops: Op[]) => Promise<void>,
-    private readonly prepare: (ops: Op[]) => void = () => {},
+    private readonly commit: (ops: Op[], batch: Batch) => Promise<void>,
+    private readonly prepare: (ops: Op[]) => Batch = () => undefined as Batch,
   ) {}
 
   /** Queues operations; resolves when they and everything queued before them are committed. */
@@ -43,8 +45,8 @@ export class GroupCommit<Op> {
       this.pending = []
       this.waiters = []
       try {
-        this.prepare(ops)
-        if (ops.length > 0) await this.commit(ops)
+        const batch = this.prepare(ops)
+        if (ops.length > 0) await this.commit(ops, batch)
         for (const waiter of waiters) waiter.resolve()
       } catch (error) {
         for (const waiter of waiters) waiter.reject(error)

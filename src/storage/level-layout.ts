@@ -27,6 +27,7 @@ export const SEQ_WIDTH = 13 // hex digits: 2^52 updates per document
 export const logKey = (name: string, seq: number) => `${name}\u0000${seq.toString(16).padStart(SEQ_WIDTH, '0')}`
 export const logRangeEnd = (name: string) => `${name}\u0001`
 export const seqOfLogKey = (key: string) => parseInt(key.slice(key.length - SEQ_WIDTH), 16)
+export const nameOfLogKey = (key: string) => key.slice(0, key.length - SEQ_WIDTH - 1)
 
 export const docInfo = (name: string, meta: DocMeta): DocInfo => ({
   name,

@@ -10,13 +10,25 @@
  * Appends are group-committed: the updates of one event-loop turn and the meta of every
  * document they touch go in one atomic batch. Compaction writes the new base and deletes the
  * log entries it covers in one batch too, so a crash at any point leaves a loadable document.
+ *
+ * When a batch fails, nothing of it is on disk, and the store must neither hand out a sequence
+ * number twice nor let a later batch commit log entries without a meta that covers them:
+ *   - the cached meta's `seq` only ever grows. A failed batch's seqs stay unused: a hole in the
+ *     log, never reassigned (a later append could otherwise overwrite a committed update).
+ *   - the metas a failed batch carried are written again with the next batch; the stored meta
+ *     therefore always covers every committed log entry, and after a restart seqs continue
+ *     above them.
+ *   - the log counters of a failed batch's updates are taken back; a compaction's changes to the
+ *     meta (base, counters) are kept aside and applied only once its batch has committed.
+ *   - `readSince` answers only with a gap-free run of entries reaching the last assigned seq,
+ *     and null (load instead) otherwise.
  */
 import { mkdir } from 'node:fs/promises'
 import * as Y from 'yjs'
 import { Level } from 'level'
 import { GroupCommit } from './group-commit.js'
 import { LevelVersions } from './versions.js'
-import { docInfo, logKey, logRangeEnd, seqOfLogKey, type BatchOp, type Bytes, type DocMeta, type Sub } from './level-layout.js'
+import { docInfo, logKey, logRangeEnd, nameOfLogKey, seqOfLogKey, type BatchOp, type Bytes, type DocMeta, type Sub } from './level-layout.js'
 import { silentLogger, type Logger } from '../logger.js'
 import {
   DataDirInUseError,
@@ -45,19 +57,51 @@ export interface LevelStoreOptions {
   log?: Logger
 }
 
+/** A compaction's changes to its document's meta, applied only when its batch commits. */
+interface PendingCompaction {
+  baseSeq: number
+  baseBytes: number
+  /** Log entries, and their bytes, that the new base replaces. */
+  coveredUpdates: number
+  coveredBytes: number
+}
+
+/** What a group-commit batch carries besides its operations; see `prepareBatch`. */
+interface BatchState {
+  /** Documents whose cached meta the batch writes. */
+  metas: Set<string>
+  compactions: Map<string, PendingCompaction>
+}
+
+/** `meta` with a compaction applied. Counts are subtracted, so appends made since still count. */
+function compacted(meta: DocMeta, c: PendingCompaction): DocMeta {
+  return {
+    ...meta,
+    seq: Math.max(meta.seq, c.baseSeq), // seq never falls below what the base covers
+    baseSeq: c.baseSeq,
+    baseBytes: c.baseBytes,
+    logUpdates: Math.max(0, meta.logUpdates - c.coveredUpdates),
+    logBytes: Math.max(0, meta.logBytes - c.coveredBytes),
+  }
+}
+
 export class LevelDocStore implements DocStore {
   private readonly meta: Sub<DocMeta>
   private readonly base: Sub<Bytes>
   private readonly log: Sub<Bytes>
   private readonly metas = new Map<string, DocMeta>()
   private readonly metaReads = new Map<string, Promise<DocMeta>>()
+  /** Documents whose cached meta is ahead of the stored one: the next batch writes it. */
   private readonly dirty = new Set<string>()
-  private committing: string[] = []
+  /** Documents whose meta the batch now in flight writes (there is at most one batch in flight). */
+  private committing = new Set<string>()
+  /** Compactions queued for the next batch, with the meta changes they make once it commits. */
+  private pendingCompactions = new Map<string, PendingCompaction>()
   private readonly compactions = new Map<string, Promise<void>>()
   /** Bytes each document's compactions superseded since its key range was last compacted. */
   private readonly superseded = new Map<string, number>()
   private readonly reclaims = new Set<Promise<void>>()
-  private readonly writer: GroupCommit<BatchOp>
+  private readonly writer: GroupCommit<BatchOp, BatchState>
   private readonly compactAfterUpdates: number
   private readonly compactAfterBytes: number
   private readonly reclaimAfterBytes: number
@@ -76,24 +120,19 @@ export class LevelDocStore implements DocStore {
     this.reclaimAfterBytes = options.reclaimAfterBytes ?? 1024 * 1024
     this.logger = options.log ?? silentLogger
     const sync = options.fsync ?? false
-    this.writer = new GroupCommit<BatchOp>(
-      async (ops) => {
+    this.writer = new GroupCommit<BatchOp, BatchState>(
+      async (ops, batch) => {
         try {
           await this.db.batch(ops as never, { sync })
         } catch (error) {
-          // The cached metas now run ahead of the disk; read them again next time.
-          for (const name of this.committing) this.forgetMeta(name)
+          this.batchFailed(ops, batch)
           throw error
+        } finally {
+          this.committing = new Set()
         }
+        this.batchCommitted(batch)
       },
-      (ops) => {
-        this.committing = [...this.dirty]
-        for (const name of this.dirty) {
-          const meta = this.metas.get(name)
-          if (meta) ops.push({ type: 'put', sublevel: this.meta, key: name, value: { ...meta } })
-        }
-        this.dirty.clear()
-      },
+      (ops) => this.prepareBatch(ops),
     )
     this.versions = new LevelVersions(db, (ops) => this.writer.add(ops), async (name) => (await this.info(name)) !== null)
   }
@@ -114,20 +153,31 @@ export class LevelDocStore implements DocStore {
   }
 
   async load(name: string): Promise<LoadedDoc> {
-    await this.writer.barrier()
     const meta = await this.readMeta(name)
-    const updates: Uint8Array[] = []
-    if (meta.baseSeq > 0) {
-      const base = await this.base.get(name)
+    // Every seq assigned so far is settled (committed, or failed and left as a hole) once the
+    // barrier resolves, so the result may claim it; later appends are not waited for.
+    const last = meta.seq
+    await this.settled()
+    // Base and log are read from one snapshot: a compaction committing between the two reads
+    // would otherwise pair the old base with a log it already pruned. The cached baseSeq is never
+    // ahead of the snapshot (it moves only after the compaction's batch has committed); when it
+    // is behind, the pruned entries are simply absent and the snapshot's base covers them, which
+    // is why the base is read even when the cache says there is none.
+    const baseSeq = meta.baseSeq
+    const snapshot = this.db.snapshot()
+    try {
+      const updates: Uint8Array[] = []
+      const base = await this.base.get(name, { snapshot })
       if (base) updates.push(base as Bytes)
+      let top = 0
+      for await (const [key, update] of this.log.iterator({ gt: logKey(name, baseSeq), lt: logRangeEnd(name), snapshot })) {
+        updates.push(update as Bytes)
+        top = seqOfLogKey(key)
+      }
+      return { updates, seq: Math.max(last, top) }
+    } finally {
+      await snapshot.close()
     }
-    let seq = meta.seq
-    for await (const [key, update] of this.log.iterator({ gt: logKey(name, meta.baseSeq), lt: logRangeEnd(name) })) {
-      updates.push(update as Bytes)
-      seq = Math.max(seq, seqOfLogKey(key))
-    }
-    meta.seq = seq
-    return { updates, seq }
   }
 
   async append(name: string, update: Uint8Array): Promise<AppendResult> {
@@ -147,18 +197,23 @@ export class LevelDocStore implements DocStore {
   }
 
   async readSince(name: string, seq: number): Promise<LogEntry[] | null> {
-    await this.writer.barrier()
     const meta = await this.readMeta(name)
+    // The answer must reach this seq: every seq up to it is settled once the barrier resolves.
+    const last = meta.seq
+    await this.settled()
     if (seq < meta.baseSeq) return null
+    // Only a run without gaps is an answer: seq+1, seq+2, … up to `last` at least (entries
+    // committed since may follow). Anything else means load instead: a failed write's hole,
+    // in the middle or at the end, or entries a compaction folded away. The scan reads one
+    // snapshot, so a compaction committing meanwhile shows either fully or not at all, and a
+    // pruned range shows as a gap at the start.
     const entries: LogEntry[] = []
+    let next = seq + 1
     for await (const [key, update] of this.log.iterator({ gt: logKey(name, seq), lt: logRangeEnd(name) })) {
-      entries.push({ seq: seqOfLogKey(key), update: update as Bytes })
+      if (seqOfLogKey(key) !== next) return null
+      entries.push({ seq: next++, update: update as Bytes })
     }
-    // A compaction that committed between the check above and the scan may have folded entries
-    // after `seq` away; it moves baseSeq before it writes. A gap means the same: load instead.
-    if (seq < (await this.readMeta(name)).baseSeq) return null
-    if (entries.length > 0 && entries[0]!.seq !== seq + 1) return null
-    return entries
+    return next > last ? entries : null
   }
 
   compact(name: string, snapshot?: Snapshot): Promise<void> {
@@ -175,31 +230,37 @@ export class LevelDocStore implements DocStore {
 
   private async compactNow(name: string, snapshot?: Snapshot): Promise<void> {
     snapshot ??= await this.mergeStored(name)
-    // Every update up to snapshot.seq must be on disk before its log entries can be listed.
-    await this.writer.barrier()
+    // Every update up to snapshot.seq must be settled (committed, or failed and gone) before its
+    // log entries can be listed.
+    await this.settled()
     const meta = await this.readMeta(name)
     if (snapshot.seq <= meta.baseSeq) return
-    const { keys: covered, bytes: coveredBytes } = await this.coveredLog(name, meta, snapshot.seq)
-    this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + coveredBytes)
-    meta.baseSeq = snapshot.seq
-    meta.baseBytes = snapshot.state.byteLength
-    meta.logUpdates = Math.max(0, meta.logUpdates - covered.length)
-    meta.logBytes = Math.max(0, meta.logBytes - coveredBytes)
+    const covered = await this.coveredLog(name, meta, snapshot.seq)
+    // The cached meta stays as it is until the batch commits (see batchCommitted): appends queued
+    // meanwhile keep counting on it, and if the batch fails there is nothing to undo. Queued in
+    // the same turn as the operations, so the two go in the same batch.
+    this.pendingCompactions.set(name, {
+      baseSeq: snapshot.seq,
+      baseBytes: snapshot.state.byteLength,
+      coveredUpdates: covered.updates,
+      coveredBytes: covered.bytes,
+    })
     this.dirty.add(name)
     await this.writer.add([
       { type: 'put', sublevel: this.base, key: name, value: snapshot.state },
-      ...covered.map((key): BatchOp => ({ type: 'del', sublevel: this.log, key })),
+      ...covered.keys.map((key): BatchOp => ({ type: 'del', sublevel: this.log, key })),
     ])
   }
 
-  /** Log keys in (baseSeq, seq] and their total size. */
-  private async coveredLog(name: string, meta: DocMeta, seq: number): Promise<{ keys: string[]; bytes: number }> {
+  /** Log keys in (baseSeq, seq], how many of them hold an update, and their total size. */
+  private async coveredLog(name: string, meta: DocMeta, seq: number): Promise<{ keys: string[]; updates: number; bytes: number }> {
     if (seq >= meta.seq) {
-      // The snapshot covers the whole log: seqs are contiguous and the meta knows the size, so
-      // nothing needs reading (deleting a key that a failed write never stored is harmless).
+      // The snapshot covers the whole log, every seq of which is settled (no append came after
+      // it), and the meta counts exactly the committed entries, so nothing needs reading.
+      // Deleting a key that a failed write never stored is harmless.
       const keys: string[] = []
       for (let s = meta.baseSeq + 1; s <= meta.seq; s++) keys.push(logKey(name, s))
-      return { keys, bytes: meta.logBytes }
+      return { keys, updates: meta.logUpdates, bytes: meta.logBytes }
     }
     const keys: string[] = []
     let bytes = 0
@@ -207,7 +268,7 @@ export class LevelDocStore implements DocStore {
       keys.push(key)
       bytes += (update as Bytes).byteLength
     }
-    return { keys, bytes }
+    return { keys, updates: keys.length, bytes }
   }
 
   private async mergeStored(name: string): Promise<Snapshot> {
@@ -242,11 +303,12 @@ export class LevelDocStore implements DocStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    // The caller has stopped writing; let what it wrote, and any compaction, land first.
+    // The caller has stopped writing; let what it wrote, and any compaction, settle first.
     await this.compactions.get(name)
-    await this.writer.barrier()
+    await this.settled()
     return this.versions.exclusive(name, async () => {
-      const meta = this.metas.get(name) ?? ((await this.meta.get(name)) as DocMeta | undefined)
+      const cached = this.metas.get(name)
+      const meta = cached ?? ((await this.meta.get(name)) as DocMeta | undefined)
       const ops: BatchOp[] = [
         { type: 'del', sublevel: this.meta, key: name },
         { type: 'del', sublevel: this.base, key: name },
@@ -256,16 +318,28 @@ export class LevelDocStore implements DocStore {
         ops.push({ type: 'del', sublevel: this.log, key })
       }
       // Forget the meta before queueing, or the batch would write the cached copy back.
+      const wasDirty = this.dirty.delete(name)
       this.metas.delete(name)
-      this.dirty.delete(name)
+      try {
+        await this.writer.add(ops)
+      } catch (error) {
+        // Nothing was deleted. The cached meta may be ahead of the stored one (seqs of earlier
+        // failed writes): put it back rather than let the next read go back to the older one.
+        if (cached && !this.metas.has(name)) {
+          this.metas.set(name, cached)
+          if (wasDirty) this.dirty.add(name)
+        }
+        throw error
+      }
       if (meta) this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + meta.logBytes)
-      await this.writer.add(ops)
       return (meta?.seq ?? 0) > 0
     })
   }
 
   release(name: string): void {
-    if (!this.dirty.has(name) && !this.compactions.has(name)) this.metas.delete(name)
+    // A meta that is dirty or in flight is ahead of the disk; dropping it would let a later read
+    // go back to an older seq.
+    if (!this.dirty.has(name) && !this.committing.has(name) && !this.compactions.has(name)) this.metas.delete(name)
     if ((this.superseded.get(name) ?? 0) >= this.reclaimAfterBytes) this.reclaimSpace(name)
   }
 
@@ -298,10 +372,20 @@ export class LevelDocStore implements DocStore {
     let read = this.metaReads.get(name)
     if (!read) {
       read = (async () => {
-        const stored = (await this.meta.get(name)) as DocMeta | undefined
+        const [stored, lastLogged] = await Promise.all([
+          this.meta.get(name) as Promise<DocMeta | undefined>,
+          this.lastLoggedSeq(name),
+        ])
         const now = Date.now()
         const meta = this.metas.get(name) ?? stored ?? {
           seq: 0, baseSeq: 0, baseBytes: 0, logUpdates: 0, logBytes: 0, createdAt: now, updatedAt: now,
+        }
+        // This store always commits a meta covering its log entries, but a database written by
+        // an older version may hold entries past its meta (a failed batch used to drop the meta
+        // from the next one). Continue above them rather than overwrite them.
+        if (lastLogged > meta.seq) {
+          meta.seq = lastLogged
+          this.dirty.add(name)
         }
         this.metas.set(name, meta)
         return meta
@@ -313,7 +397,62 @@ export class LevelDocStore implements DocStore {
     return read
   }
 
-  private forgetMeta(name: string): void {
-    this.metas.delete(name)
+  /** Seq of the document's last log entry, 0 if none: one seek, once per cache miss. */
+  private async lastLoggedSeq(name: string): Promise<number> {
+    for await (const key of this.log.keys({ gt: logKey(name, 0), lt: logRangeEnd(name), reverse: true, limit: 1 })) {
+      return seqOfLogKey(key)
+    }
+    return 0
+  }
+
+  /** Waits until everything queued so far is settled; a failure is reported to its own writers. */
+  private settled(): Promise<void> {
+    return this.writer.barrier().catch(() => {})
+  }
+
+  /**
+   * Adds the meta of every dirty document to the batch about to be written, with the changes of
+   * the compactions queued in it, and returns what the batch carries for batchCommitted/Failed.
+   */
+  private prepareBatch(ops: BatchOp[]): BatchState {
+    const batch: BatchState = { metas: new Set(), compactions: this.pendingCompactions }
+    this.pendingCompactions = new Map()
+    for (const name of this.dirty) {
+      const meta = this.metas.get(name)
+      if (!meta) continue
+      const compaction = batch.compactions.get(name)
+      ops.push({ type: 'put', sublevel: this.meta, key: name, value: compaction ? compacted(meta, compaction) : { ...meta } })
+      batch.metas.add(name)
+    }
+    this.dirty.clear()
+    this.committing = batch.metas
+    return batch
+  }
+
+  /** The batch is on disk: its compactions become real in the cache too. */
+  private batchCommitted(batch: BatchState): void {
+    for (const [name, compaction] of batch.compactions) {
+      const meta = this.metas.get(name)
+      if (!meta) continue
+      this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + compaction.coveredBytes)
+      Object.assign(meta, compacted(meta, compaction))
+    }
+  }
+
+  /**
+   * Nothing of the batch is on disk. Its seqs stay used (holes: the cached seqs never go back),
+   * its updates no longer count as stored, its compactions are dropped (the cached meta never
+   * took them), and the metas it carried are written again with the next batch, so that no
+   * later batch commits log entries past the stored meta.
+   */
+  private batchFailed(ops: BatchOp[], batch: BatchState): void {
+    for (const op of ops) {
+      if (op.type !== 'put' || op.sublevel !== this.log) continue
+      const meta = this.metas.get(nameOfLogKey(op.key))
+      if (!meta) continue
+      meta.logUpdates = Math.max(0, meta.logUpdates - 1)
+      meta.logBytes = Math.max(0, meta.logBytes - (op.value as Bytes).byteLength)
+    }
+    for (const name of batch.metas) if (this.metas.has(name)) this.dirty.add(name)
   }
 }
