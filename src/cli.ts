@@ -37,6 +37,7 @@ async function serve(argv: string[]): Promise<void> {
     ...(config.security.tls && { https: config.security.tls }),
     limits: config.limits,
     restRateLimit: config.restRateLimit,
+    allowedOrigins: config.allowedOrigins,
     corsOrigins: config.corsOrigins,
     logger: {
       level: config.logLevel,

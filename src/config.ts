@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util'
 import { AUTH_SETTINGS, parseSecuritySettings, type SecuritySettings } from './auth/settings.js'
 import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
-import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './limits/http.js'
+import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './http/rate-limit.js'
+import { DEFAULT_ALLOWED_ORIGINS, OriginSettingError, parseAllowedOrigins } from './auth/origins.js'
 
 export interface ServeConfig {
   port: number
@@ -21,6 +22,9 @@ export interface ServeConfig {
   security: SecuritySettings
   limits: Limits
   restRateLimit: RestRateLimit
+  /** Entries of --allowed-origins (auth/origins.ts): `auto`, `none`, `*` or exact origins. */
+  allowedOrigins: string[]
+  /** --cors-origin: older name; its origins are added to allowedOrigins (and get CORS headers like them). */
   corsOrigins: string[]
 }
 
@@ -50,9 +54,14 @@ export const SETTINGS = {
   'messages-per-second': { flag: '--messages-per-second', env: 'MESSAGES_PER_SECOND', default: String(DEFAULT_LIMITS.messagesPerSecond), help: '…and sustained; more close with 1008' },
   'max-document-bytes': { flag: '--max-document-bytes', env: 'MAX_DOCUMENT_BYTES', default: String(DEFAULT_LIMITS.maxDocumentBytes), help: 'document size quota; an update past it closes with 4413' },
   'max-buffered-bytes': { flag: '--max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', default: String(DEFAULT_LIMITS.maxBufferedBytes), help: 'unsent bytes per connection; a client that does not read closes with 1013' },
+  'max-queued-messages': { flag: '--max-queued-messages', env: 'MAX_QUEUED_MESSAGES', default: String(DEFAULT_LIMITS.maxQueuedMessages), help: 'frames held per connection until it is authorised and its document loaded; more close with 1008' },
+  'max-queued-bytes': { flag: '--max-queued-bytes', env: 'MAX_QUEUED_BYTES', default: String(DEFAULT_LIMITS.maxQueuedBytes), help: '…and their bytes beyond the first frame' },
+  'max-awareness-clients': { flag: '--max-awareness-clients', env: 'MAX_AWARENESS_CLIENTS', default: String(DEFAULT_LIMITS.maxAwarenessClients), help: 'awareness client ids one connection may announce; more close with 1008' },
+  'max-awareness-bytes': { flag: '--max-awareness-bytes', env: 'MAX_AWARENESS_BYTES', default: String(DEFAULT_LIMITS.maxAwarenessBytes), help: 'bytes of one awareness state; larger closes with 4413' },
   'rest-rate-limit': { flag: '--rest-rate-limit', env: 'REST_RATE_LIMIT', default: String(DEFAULT_REST_RATE_LIMIT.max), help: 'REST requests per IP and window; more get 429' },
   'rest-rate-window-ms': { flag: '--rest-rate-window-ms', env: 'REST_RATE_WINDOW_MS', default: String(DEFAULT_REST_RATE_LIMIT.windowMs), help: 'the window of --rest-rate-limit' },
-  'cors-origin': { flag: '--cors-origin', env: 'CORS_ORIGIN', default: '', help: 'comma-separated origins allowed by CORS, or *; empty: same-origin only' },
+  'allowed-origins': { flag: '--allowed-origins', env: 'ALLOWED_ORIGINS', default: DEFAULT_ALLOWED_ORIGINS, help: 'browser origins that may open WebSockets and call REST/admin: auto (no Origin, same origin, localhost; all with auth on), none, *, or comma-separated https://host[:port]; listed origins also get CORS' },
+  'cors-origin': { flag: '--cors-origin', env: 'CORS_ORIGIN', default: '', help: 'older form: origins added to --allowed-origins' },
 } as const
 
 type SettingName = keyof typeof SETTINGS
@@ -100,6 +109,33 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     return value
   }
 
+  const origins = (name: SettingName): string[] => {
+    const value = raw(name).trim()
+    try {
+      parseAllowedOrigins(value) // validates; the server parses the entries again with the auth setting at hand
+    } catch (error) {
+      if (error instanceof OriginSettingError) throw new ConfigError(`${source(name)}: ${error.message}`)
+      throw error
+    }
+    const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean)
+    return entries.length > 0 ? entries : [DEFAULT_ALLOWED_ORIGINS]
+  }
+
+  /** The older setting: plain origins or `*` only; checked like --allowed-origins, since they join it. */
+  const corsOrigins = (): string[] => {
+    const list = text('cors-origin', (v) => v === '' || v.split(',').every((o) => /^(\*|https?:\/\/[^\s/,]+)$/.test(o.trim())), 'a comma-separated list of origins (https://host[:port]) or *')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean)
+    try {
+      parseAllowedOrigins(list)
+    } catch (error) {
+      if (error instanceof OriginSettingError) throw new ConfigError(`${source('cors-origin')}: ${error.message}`)
+      throw error
+    }
+    return list
+  }
+
   return {
     port: integer('port', 0, 65535),
     host: text('host', (v) => /^[\w.:\-[\]%]+$/.test(v), 'a host name or IP address'),
@@ -122,14 +158,16 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
       messagesPerSecond: integer('messages-per-second', 0, 2 ** 31 - 1),
       maxDocumentBytes: integer('max-document-bytes', 0, 2 ** 40),
       maxBufferedBytes: integer('max-buffered-bytes', 0, 2 ** 40),
+      maxQueuedMessages: integer('max-queued-messages', 1, 2 ** 31 - 1),
+      maxQueuedBytes: integer('max-queued-bytes', 0, 2 ** 40),
+      maxAwarenessClients: integer('max-awareness-clients', 1, 2 ** 31 - 1),
+      maxAwarenessBytes: integer('max-awareness-bytes', 2, 2 ** 31 - 1),
     },
     restRateLimit: {
       max: integer('rest-rate-limit', 0, 2 ** 31 - 1),
       windowMs: integer('rest-rate-window-ms', 1, 2 ** 31 - 1),
     },
-    corsOrigins: text('cors-origin', (v) => v === '' || v.split(',').every((o) => /^(\*|https?:\/\/[^\s/,]+)$/.test(o.trim())), 'a comma-separated list of origins (https://host[:port]) or *')
-      .split(',')
-      .map((o) => o.trim())
-      .filter(Boolean),
+    allowedOrigins: origins('allowed-origins'),
+    corsOrigins: corsOrigins(),
   }
 }

@@ -15,9 +15,11 @@ import { DEFAULT_MAX_BODY_BYTES, restApi } from './http/rest.js'
 import { MAX_DOCUMENT_NAME_BYTES } from './protocol/document-name.js'
 import { setupAuth, type AuthOptions } from './auth/setup.js'
 import { redactingLogger } from './auth/redact.js'
+import { DEFAULT_ALLOWED_ORIGINS, corsOriginsOf, originCheck, parseAllowedOrigins } from './auth/origins.js'
 import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
 import { SocketGuard } from './limits/socket-guard.js'
-import { DEFAULT_REST_RATE_LIMIT, registerCors, type RestRateLimit } from './limits/http.js'
+import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './http/rate-limit.js'
+import { authHooks } from './http/auth-hooks.js'
 
 export interface QuireOptions {
   /** LevelDB directory, used when no `store` is given. Default `./data`. */
@@ -50,7 +52,13 @@ export interface QuireOptions {
   limits?: Partial<Limits>
   /** REST requests per IP and window (default 1000 per minute); `max: 0` disables. */
   restRateLimit?: Partial<RestRateLimit>
-  /** Origins allowed to call the HTTP API from a browser (`*` for any). Default none: CORS off. */
+  /**
+   * Browser origins that may open WebSockets and call the REST API and admin pages (docs/auth.md#browser-origins):
+   * `auto` (requests without Origin, same-origin, loopback; every origin when auth is on), `none`, `*`,
+   * or exact origins (`https://app.example:8443`), which are also sent CORS headers. Default `['auto']`.
+   */
+  allowedOrigins?: string[]
+  /** Older form of `allowedOrigins`: these origins are added to it. */
   corsOrigins?: string[]
 }
 
@@ -72,6 +80,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 /** Fastify plugin: mount Quire in an existing app with `app.register(quire, options)`. */
 export const quire = fp<QuireOptions>(
   async (app, options) => {
+    // First, before the store is opened: a malformed entry must stop start-up, not leave a server open to every site.
+    const origins = parseAllowedOrigins([...(options.allowedOrigins ?? [DEFAULT_ALLOWED_ORIGINS]), ...(options.corsOrigins ?? [])])
     const rawStore =
       options.store ??
       (await LevelDocStore.open(options.dataDir ?? './data', {
@@ -83,9 +93,20 @@ export const quire = fp<QuireOptions>(
     const metrics: QuireMetrics = new QuireMetrics({ loadedRooms: () => registry.size })
     const store = instrumentStore(rawStore, metrics)
     const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits }
-    const registry = new RoomRegistry(store, app.log, { maxRooms: limits.maxRooms, maxDocumentBytes: limits.maxDocumentBytes })
+    const registry = new RoomRegistry(
+      store,
+      app.log,
+      {
+        maxRooms: limits.maxRooms,
+        maxDocumentBytes: limits.maxDocumentBytes,
+        presence: { maxClients: limits.maxAwarenessClients, maxStateBytes: limits.maxAwarenessBytes },
+      },
+      metrics,
+    )
     const basePath = options.basePath ?? '/'
     const auth = setupAuth(options.auth, metrics.registry, app.log)
+    const originAllowed = originCheck(origins, { authEnabled: auth.authenticator.enabled })
+    const guards = authHooks(auth)
     attachWebSocket(app, registry, {
       basePath,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
@@ -93,16 +114,16 @@ export const quire = fp<QuireOptions>(
       metrics,
       auth: auth.connection,
       guard: new SocketGuard(limits, metrics),
+      originAllowed,
     })
-    await registerCors(app, options.corsOrigins ?? [])
     app.decorate('quire', { registry, store, metrics })
     const prefix = basePath.replace(/\/+$/, '')
     if (options.operations !== false) await app.register(opsRoutes, { prefix, store, metrics })
-    if (options.ui !== false) await app.register(uiRoutes, { prefix, registry, store, metrics, base: prefix + '/', adminGuard: auth.adminGuard })
+    if (options.ui !== false) await app.register(uiRoutes, { prefix, registry, store, metrics, base: prefix + '/', adminGuard: guards.adminGuard, originAllowed })
     if (options.rest !== false) {
       const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
       const rateLimit = { ...DEFAULT_REST_RATE_LIMIT, ...options.restRateLimit }
-      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, limitMetrics: metrics, guard: auth.restGuard })
+      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins) })
     }
     app.addHook('onClose', async () => {
       await registry.close()

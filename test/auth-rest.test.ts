@@ -64,8 +64,10 @@ describe('REST with tokens', () => {
     })
     expect(version.status).toBe(201)
     const { id } = (await version.json()) as { id: number }
-    await expectError(await fetch(url(server, `/api/docs/team-a%2Fone/versions/${id}/restore`), { method: 'POST', headers: bearer(reader) }), 403)
-    expect((await fetch(url(server, `/api/docs/team-a%2Fone/versions/${id}/restore`), { method: 'POST', headers: bearer(writer) })).status).toBe(200)
+    const restore = (token: string) =>
+      fetch(url(server, `/api/docs/team-a%2Fone/versions/${id}/restore`), { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(token) }, body: '{}' })
+    await expectError(await restore(reader), 403)
+    expect((await restore(writer)).status).toBe(200)
     await expectError(await fetch(url(server, '/api/docs/team-a%2Fone'), { method: 'DELETE', headers: bearer(writer) }), 403, /admin/)
     expect((await fetch(url(server, '/api/docs/team-a%2Fone'), { method: 'DELETE', headers: bearer(admin) })).status).toBe(204)
   })

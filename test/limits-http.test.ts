@@ -1,4 +1,6 @@
-/** HTTP limits: the REST rate limit (429 in the usual JSON shape) and CORS; limit settings. */
+/** HTTP limits: the REST rate limit (429 in the usual JSON shape) and CORS (http/rate-limit.ts); limit settings. */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, normalize } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup, startServer } from './helpers.js'
 import { metric } from './metrics-helpers.js'
@@ -46,11 +48,26 @@ describe('CORS', () => {
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example')
   })
 
-  it('is off by default: no CORS headers for any origin', async () => {
+  it('is off by default: no CORS headers for any origin, admitted (loopback) or not', async () => {
     const server = await startServer()
-    const response = await get(httpUrl(server, '/api/docs'), 'https://app.example')
-    expect(response.status).toBe(200)
-    expect(response.headers.get('access-control-allow-origin')).toBeNull()
+    const local = await get(httpUrl(server, '/api/docs'), 'http://localhost:5173')
+    expect(local.status).toBe(200)
+    expect(local.headers.get('access-control-allow-origin')).toBeNull()
+    // Another site is refused outright by the origin allow-list (test/origins.test.ts), CORS or not.
+    const other = await get(httpUrl(server, '/api/docs'), 'https://app.example')
+    expect(other.status).toBe(403)
+    expect(other.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
+  it('lets a listed origin preflight DELETE, which @fastify/cors leaves out by default', async () => {
+    const server = await startServer({ corsOrigins: ['https://app.example'] })
+    const preflight = await fetch(httpUrl(server, '/api/docs/x'), {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-methods')).toMatch(/\bDELETE\b/)
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization')
   })
 })
 
@@ -70,5 +87,21 @@ describe('limit settings', () => {
     expect(() => parseServeConfig(['--max-rooms', '-1'], {})).toThrow(ConfigError)
     expect(() => parseServeConfig([], { MAX_BUFFERED_BYTES: 'lots' })).toThrow(/MAX_BUFFERED_BYTES: "lots" is not an integer/)
     expect(() => parseServeConfig(['--cors-origin', 'app.example'], {})).toThrow(/--cors-origin: "app.example" is not a comma-separated list of origins/)
+  })
+})
+
+describe('layering', () => {
+  it('src/auth and src/limits import nothing from src/http: the HTTP adapters live in src/http', () => {
+    const offending: string[] = []
+    for (const dir of ['src/auth', 'src/limits']) {
+      for (const file of readdirSync(dir)) {
+        const source = readFileSync(join(dir, file), 'utf8')
+        for (const [, from, dynamic] of source.matchAll(/(?:import|export)[^;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+          const target = normalize(join(dir, (from ?? dynamic)!))
+          if (target.startsWith(normalize('src/http'))) offending.push(`${dir}/${file} → ${from ?? dynamic}`)
+        }
+      }
+    }
+    expect(offending).toEqual([])
   })
 })

@@ -41,7 +41,7 @@ describe('REST durability (SIGKILL)', () => {
     author.getText('text').delete(0, 4)
     expect((await postUpdate(api(second, 'crash%2Fdoc/update'), Y.encodeStateAsUpdate(author, sv))).status).toBe(200)
     expect(await text(second, 'crash%2Fdoc')).toBe(typed.slice(4))
-    expect((await fetch(api(second, 'crash%2Fdoc/versions/1/restore'), { method: 'POST' })).status).toBe(200)
+    expect((await postJson(api(second, 'crash%2Fdoc/versions/1/restore'), {})).status).toBe(200)
     await second.kill('SIGKILL')
 
     const third = await startChild({ dataDir })

@@ -78,7 +78,15 @@ const cases: BadRequest[] = [
   { what: 'version without label', status: 400, request: (s) => postJson(docUrl(s, 'target', '/versions'), {}) },
   { what: 'version label too long', status: 400, request: (s) => postJson(docUrl(s, 'target', '/versions'), { label: 'x'.repeat(201) }) },
   { what: 'version body not JSON', status: 400, request: post('/api/docs/target/versions', '{"label":', 'application/json') },
-  { what: 'version without body', status: 400, request: post('/api/docs/target/versions', undefined) },
+  { what: 'version without body', status: 415, request: post('/api/docs/target/versions', undefined) },
+  { what: 'version as text/plain', status: 415, request: post('/api/docs/target/versions', '{"label":"x"}', 'text/plain') },
+  { what: 'version as a form', status: 415, request: post('/api/docs/target/versions', 'label=x', 'application/x-www-form-urlencoded') },
+  // Restore bodies: `{}` as JSON; anything a page could send cross-site without a preflight is refused.
+  { what: 'restore without body', status: 415, request: post('/api/docs/target/versions/1/restore', undefined) },
+  { what: 'restore as text/plain', status: 415, request: post('/api/docs/target/versions/1/restore', '{}', 'text/plain;charset=UTF-8') },
+  { what: 'restore as multipart', status: 415, request: post('/api/docs/target/versions/1/restore', '--b--', 'multipart/form-data; boundary=b') },
+  { what: 'restore with an empty JSON body', status: 400, request: post('/api/docs/target/versions/1/restore', '', 'application/json') },
+  { what: 'restore with a JSON array', status: 400, request: post('/api/docs/target/versions/1/restore', '[]', 'application/json') },
   // Unknown documents and versions
   ...['', '/update', '/state-vector', '/json', '/text?key=text', '/versions'].map((path): BadRequest => ({
     what: `unknown document ${path || 'metadata'}`, status: 404, request: get(`/api/docs/unknown${path}`),
@@ -88,7 +96,7 @@ const cases: BadRequest[] = [
   ...['', '/update', '/json', '/text?key=text'].map((path): BadRequest => ({
     what: `unknown version ${path || 'metadata'}`, status: 404, request: get(`/api/docs/target/versions/99${path}`),
   })),
-  { what: 'restore unknown version', status: 404, request: post('/api/docs/target/versions/99/restore', undefined) },
+  { what: 'restore unknown version', status: 404, request: (s) => postJson(docUrl(s, 'target', '/versions/99/restore'), {}) },
   { what: 'version of unknown document', status: 404, request: (s) => postJson(docUrl(s, 'unknown', '/versions'), { label: 'x' }) },
 ]
 

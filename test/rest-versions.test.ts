@@ -79,7 +79,7 @@ describe('versions', () => {
     await serverHolds(server, 'versioned', a.doc)
     expect(snapshot(a.doc)).not.toEqual(atVersion)
 
-    const restored = await fetch(docUrl(server, 'versioned', `/versions/${version.id}/restore`), { method: 'POST' })
+    const restored = await postJson(docUrl(server, 'versioned', `/versions/${version.id}/restore`), {})
     expect(restored.status).toBe(200)
     for (const provider of [a, b]) {
       await waitFor(() => JSON.stringify(snapshot(provider.doc)) === JSON.stringify(atVersion), 'the provider to hold the version again')
@@ -91,7 +91,7 @@ describe('versions', () => {
 
     // A restore is an ordinary edit: later edits merge on top, and restoring again with nothing changed is a no-op.
     const { stateVector } = await getJson<{ stateVector: string }>(docUrl(server, 'versioned', '/state-vector'))
-    const again = await fetch(docUrl(server, 'versioned', '/versions/1/restore'), { method: 'POST' })
+    const again = await postJson(docUrl(server, 'versioned', '/versions/1/restore'), {})
     expect(((await again.json()) as { stateVector: string }).stateVector).toBe(stateVector)
     b.doc.getText('text').insert(0, 'After. ')
     await waitFor(() => a.doc.getText('text').toString() === 'After. The quick brown fox', 'an edit after the restore')

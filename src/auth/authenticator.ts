@@ -6,6 +6,7 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose'
 import { ANONYMOUS, ClaimsError, principalFromClaims, type Principal } from './permissions.js'
+import { isLoopbackHost } from './origins.js'
 
 export interface AuthOptions {
   /** HS256 shared secret. */
@@ -58,6 +59,8 @@ export class Authenticator {
       else if (key.asymmetricKeyType === 'ec') this.algorithms = ['ES256']
       else throw new Error(`public key type ${key.asymmetricKeyType} is not RSA or EC`)
     } else if (options.jwksUrl) {
+      const problem = jwksUrlProblem(options.jwksUrl)
+      if (problem) throw new Error(`auth JWKS URL ${problem}`)
       this.key = createRemoteJWKSet(new URL(options.jwksUrl))
       this.algorithms = ['RS256', 'ES256']
     } else {
@@ -89,6 +92,24 @@ export class Authenticator {
       throw new AuthError(401, reasonOf(error))
     }
   }
+}
+
+/**
+ * Why a JWKS URL is refused, or undefined if it is fine. The key set decides which tokens are
+ * genuine, so fetching it over plain http would let anyone on the network path sign tokens;
+ * http is accepted only for a loopback host (a sidecar, a test key server), where there is no path.
+ */
+export function jwksUrlProblem(text: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return 'must be an https URL'
+  }
+  if (url.protocol === 'https:') return undefined
+  if (url.protocol !== 'http:') return 'must be an https URL'
+  if (isLoopbackHost(url.hostname)) return undefined
+  return 'must use https: keys fetched over plain http could be replaced on the way (http is accepted only for localhost, 127.0.0.0/8 and [::1])'
 }
 
 function reasonOf(error: unknown): string {

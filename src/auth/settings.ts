@@ -5,7 +5,7 @@
  */
 import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { AuthOptions } from './authenticator.js'
+import { jwksUrlProblem, type AuthOptions } from './authenticator.js'
 
 export const AUTH_SETTINGS = {
   auth: { flag: '--auth', env: 'AUTH', default: 'optional', help: 'optional|required: required refuses to start without a key' },
@@ -38,12 +38,8 @@ export function parseSecuritySettings(raw: (name: AuthSettingName) => string, fa
   if (secret && Buffer.byteLength(secret) < 32) fail('auth-secret', 'must be at least 32 bytes')
   const publicKey = value('auth-public-key') && readPublicKey(value('auth-public-key'), (message) => fail('auth-public-key', message))
   const jwksUrl = value('auth-jwks-url')
-  if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) fail('auth-jwks-url', 'must be an http(s) URL')
-  if (jwksUrl) try {
-    new URL(jwksUrl)
-  } catch {
-    fail('auth-jwks-url', 'must be an http(s) URL')
-  }
+  const jwksProblem = jwksUrl ? jwksUrlProblem(jwksUrl) : undefined
+  if (jwksProblem) fail('auth-jwks-url', jwksProblem)
   const keys = [secret, publicKey, jwksUrl].filter(Boolean).length
   if (keys > 1) fail('auth-secret', 'set only one of --auth-secret, --auth-public-key and --auth-jwks-url')
   if (mode === 'required' && keys === 0) fail('auth', '"required" needs --auth-secret, --auth-public-key or --auth-jwks-url')

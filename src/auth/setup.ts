@@ -1,9 +1,12 @@
-/** Builds the authentication pieces the transport, REST API and pages use, from QuireOptions.auth. */
+/**
+ * Builds the authentication pieces from QuireOptions.auth: the verifier, its metrics and the
+ * WebSocket side. The HTTP hooks built from them live in http/auth-hooks.ts, so that auth/ knows
+ * no routes and imports nothing from http/.
+ */
 import type { Registry } from 'prom-client'
 import type { Logger } from '../logger.js'
 import { Authenticator, type AuthOptions } from './authenticator.js'
-import { authMetrics } from './auth-metrics.js'
-import { adminGuard, restGuard, type Guard } from './rest-guard.js'
+import { authMetrics, type AuthMetrics } from './auth-metrics.js'
 import type { ConnectionAuth } from './websocket-auth.js'
 
 export type { AuthOptions } from './authenticator.js'
@@ -12,11 +15,11 @@ export interface AuthSetup {
   authenticator: Authenticator
   /** Undefined when auth is off: the transport then admits everyone read-write. */
   connection?: ConnectionAuth
-  restGuard?: Guard
-  adminGuard?: Guard
+  /** Rejection counters; undefined when auth is off (nothing is ever rejected). */
+  metrics?: AuthMetrics
 }
 
-/** Throws when the options are contradictory (two key sources, `required` without a key). */
+/** Throws when the options are contradictory (two key sources, `required` without a key, an http JWKS URL). */
 export function setupAuth(options: AuthOptions | undefined, registry: Registry, log: Logger): AuthSetup {
   const authenticator = new Authenticator(options)
   if (!authenticator.enabled) {
@@ -24,10 +27,5 @@ export function setupAuth(options: AuthOptions | undefined, registry: Registry, 
     return { authenticator }
   }
   const metrics = authMetrics(registry)
-  return {
-    authenticator,
-    connection: { authenticator, metrics },
-    restGuard: restGuard(authenticator, metrics),
-    adminGuard: adminGuard(authenticator, metrics),
-  }
+  return { authenticator, metrics, connection: { authenticator, metrics } }
 }

@@ -1,13 +1,16 @@
 /**
  * The admin dashboard's data: a snapshot of the loaded rooms and the server totals, pushed to
  * every open dashboard by Server-Sent Events. One snapshot per tick is shared by all dashboards,
- * and the timer runs only while at least one is open.
+ * and the timer runs only while at least one is open. Streams are capped in number, in unsent
+ * bytes and in lifetime (see serveAdminEvents).
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { MetricsTotals, QuireMetrics } from '../metrics/metrics.js'
+import { principalOf } from './auth-hooks.js'
+import { errorBody } from './errors.js'
 
 export interface RoomRow {
   name: string
@@ -77,19 +80,70 @@ export class AdminFeed {
   }
 }
 
-/** Registers `GET <path>` as an SSE stream of snapshots every `intervalMs`. */
-export function serveAdminEvents(app: FastifyInstance, path: string, feed: AdminFeed, intervalMs: number, routeOptions: RouteShorthandOptions = {}): void {
-  const clients = new Set<ServerResponse>()
+export interface AdminEventsOptions {
+  /** Time between snapshots. */
+  intervalMs: number
+  /** Streams open at once; one more is answered 503. Default 16. */
+  maxStreams?: number
+  /** Bytes a stream may have waiting to be sent; a dashboard that stopped reading is dropped past it. Default 1 MiB. */
+  maxBufferedBytes?: number
+  /** Route options, e.g. the origin and admin-token hooks. */
+  routeOptions?: RouteShorthandOptions
+}
+
+/** Dashboards are for operators: a handful at a time. Each costs a socket, a share of the timer and up to maxBufferedBytes. */
+export const DEFAULT_MAX_ADMIN_STREAMS = 16
+/** Several snapshots (the largest, 200 rows with long names, is a few hundred KiB). */
+export const DEFAULT_MAX_ADMIN_BUFFERED_BYTES = 1024 * 1024
+/** setTimeout's limit; a later expiry re-arms the timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+interface Stream {
+  res: ServerResponse
+  /** Ends the stream when the token that opened it expires. */
+  expiry?: NodeJS.Timeout
+}
+
+/**
+ * Registers `GET <path>` as an SSE stream of snapshots every `intervalMs`. Every stream is bounded:
+ * at most `maxStreams` at once, at most `maxBufferedBytes` unsent (a client that stopped reading
+ * is cut off rather than buffered for without end; a browser's EventSource reconnects by itself),
+ * and none outlives the token it was opened with (`exp` of the admitted principal).
+ */
+export function serveAdminEvents(app: FastifyInstance, path: string, feed: Pick<AdminFeed, 'snapshot'>, options: AdminEventsOptions): void {
+  const { intervalMs, maxStreams = DEFAULT_MAX_ADMIN_STREAMS, maxBufferedBytes = DEFAULT_MAX_ADMIN_BUFFERED_BYTES } = options
+  const streams = new Map<ServerResponse, Stream>()
   let timer: NodeJS.Timeout | undefined
   let ticking = false
 
-  const send = (res: ServerResponse, snapshot: AdminSnapshot) => res.write(`data: ${JSON.stringify(snapshot)}\n\n`)
+  const drop = (res: ServerResponse) => {
+    const stream = streams.get(res)
+    if (!stream) return
+    streams.delete(res)
+    clearTimeout(stream.expiry)
+    if (streams.size === 0 && timer) {
+      clearInterval(timer)
+      timer = undefined
+    }
+  }
+  const send = (res: ServerResponse, text: string) => {
+    if (!streams.has(res)) return
+    // writableLength is what waits in this process, not yet taken by the kernel: this client's backlog.
+    if (res.writableLength > maxBufferedBytes) {
+      app.log.warn({ buffered: res.writableLength }, 'admin event stream not reading; dropped')
+      drop(res)
+      res.destroy()
+      return
+    }
+    res.write(text)
+  }
+  const event = (snapshot: AdminSnapshot) => `data: ${JSON.stringify(snapshot)}\n\n`
   const tick = async () => {
     if (ticking) return // a slow snapshot must not pile up behind itself
     ticking = true
     try {
-      const snapshot = await feed.snapshot()
-      for (const res of clients) send(res, snapshot)
+      const text = event(await feed.snapshot())
+      for (const res of [...streams.keys()]) send(res, text)
     } catch (error) {
       app.log.warn({ err: error }, 'admin snapshot failed')
     } finally {
@@ -97,9 +151,26 @@ export function serveAdminEvents(app: FastifyInstance, path: string, feed: Admin
     }
   }
 
-  app.get(path, routeOptions, (request, reply) => {
+  app.get(path, options.routeOptions ?? {}, (request, reply) => {
+    if (streams.size >= maxStreams) {
+      return reply
+        .code(503)
+        .header('retry-after', '10')
+        .type('application/json; charset=utf-8')
+        .send(errorBody(503, `${maxStreams} dashboard streams are open already; close one or try again later`))
+    }
     reply.hijack()
     const res = reply.raw
+    const stream: Stream = { res }
+    streams.set(res, stream)
+    // After hijack nobody else listens: an unheard 'error' (a write racing a reset) would crash the
+    // process. The socket itself has Node's http server listener, which destroys it.
+    res.on('error', (error) => {
+      request.log.debug({ err: error }, 'admin event stream error')
+      drop(res)
+    })
+    request.raw.on('error', () => drop(res))
+    res.on('close', () => drop(res))
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -107,16 +178,14 @@ export function serveAdminEvents(app: FastifyInstance, path: string, feed: Admin
       'x-accel-buffering': 'no', // nginx would otherwise buffer the stream
     })
     res.write('retry: 2000\n\n')
-    clients.add(res)
-    request.raw.on('close', () => {
-      clients.delete(res)
-      if (clients.size === 0 && timer) {
-        clearInterval(timer)
-        timer = undefined
-      }
+    const exp = principalOf(request).exp
+    if (exp !== undefined) armExpiry(stream, exp * 1000, () => {
+      request.log.info({}, 'admin token expired; event stream ended')
+      drop(res)
+      res.end('event: expired\ndata: token expired\n\n')
     })
     // The new dashboard gets data at once rather than after a full interval.
-    feed.snapshot().then((snapshot) => clients.has(res) && send(res, snapshot), () => {})
+    feed.snapshot().then((snapshot) => send(res, event(snapshot)), () => {})
     timer ??= setInterval(() => void tick(), intervalMs)
   })
 
@@ -124,7 +193,18 @@ export function serveAdminEvents(app: FastifyInstance, path: string, feed: Admin
   app.addHook('preClose', async () => {
     clearInterval(timer)
     timer = undefined
-    for (const res of clients) res.end()
-    clients.clear()
+    for (const res of [...streams.keys()]) {
+      drop(res)
+      // A client that does not read would hold the close up until it drained.
+      if (res.writableLength > 0) res.destroy()
+      else res.end()
+    }
   })
+}
+
+/** Calls `expire` at `expiresAt` (epoch ms); unref'd, so a waiting stream does not keep the process up. */
+function armExpiry(stream: Stream, expiresAt: number, expire: () => void): void {
+  const wait = expiresAt - Date.now()
+  stream.expiry = setTimeout(wait > MAX_TIMER_MS ? () => armExpiry(stream, expiresAt, expire) : expire, Math.min(Math.max(wait, 0), MAX_TIMER_MS))
+  stream.expiry.unref()
 }

@@ -11,7 +11,8 @@ import { documentJson, documentName, documentNotFound, editDocument, readDocumen
 import { HttpError } from './errors.js'
 import * as s from './schemas.js'
 import { registerExports } from './export-routes.js'
-import { listReadable, principalOf, type Guard } from '../auth/rest-guard.js'
+import { listReadable } from '../auth/readable.js'
+import { principalOf, type Guard } from './auth-hooks.js'
 
 export interface DocsRoutesOptions {
   registry: RoomRegistry
@@ -77,14 +78,14 @@ export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, { r
 
   app.post<{ Params: s.NameParams; Querystring: { encoding: 'v1' | 'v2' } }>('/docs/:name/update', {
     bodyLimit: maxBodyBytes,
-    config: { openapiBody: s.binary('A Yjs update (v1, or v2 with `encoding=v2`), as `application/octet-stream`') },
+    config: { openapiBody: s.binary('A Yjs update (v1, or v2 with `encoding=v2`), as `application/octet-stream`'), bodyType: 'application/octet-stream' },
     schema: {
       tags,
       summary: 'Apply a Yjs update as a server edit',
       description: 'Stored, then relayed to every live connection, like an update from a client. Creates the document if it does not exist. The update is tried on a copy first: one Yjs cannot apply completely (including one that depends on changes the document lacks) is refused with 400 and changes nothing.',
       params: s.nameParams,
       querystring: s.encodingQuery,
-      response: { 200: { ...s.stateVectorResponse, description: 'Applied and durable; the state vector right after it' }, ...s.errors(400, 413, 415, 503) },
+      response: { 200: { ...s.stateVectorResponse, description: 'Applied and durable; the state vector right after it' }, ...s.errors(400, 409, 413, 415, 503) },
     },
   }, async (request) => {
     const name = documentName(request.params.name)

@@ -8,7 +8,7 @@ import { docJson, stringifyJson, typeJson, typeText } from '../content/json.js'
 import { validateDocumentName } from '../protocol/document-name.js'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocInfo, DocStore, StoredVersion } from '../storage/doc-store.js'
-import { notFound } from './errors.js'
+import { HttpError, notFound } from './errors.js'
 import type { FastifyReply } from 'fastify'
 
 /** The route parameter, already percent-decoded by the router, checked like a WebSocket room name. */
@@ -43,6 +43,10 @@ export async function editDocument(
 ): Promise<StateVectorJson> {
   const { room, release } = await registry.hold(name)
   try {
+    // A DELETE that waited for the same load can close the room between the hold joining it and
+    // this turn (so can shutdown or a storage failure); applying would then reject with a plain
+    // Error, a 500. From here to the apply nothing yields, so checking once is enough.
+    if (!room.isOpen) throw await closedUnderEdit(registry, name)
     const update = makeUpdate(room.doc)
     const durable = update ? room.applyServerUpdate(update) : room.durable()
     const stateVector = stateVectorJson(room.doc)
@@ -51,6 +55,18 @@ export async function editDocument(
   } finally {
     release()
   }
+}
+
+/**
+ * Why the held room closed, as the error to answer: the document is gone (409: a concurrent
+ * DELETE won, nothing of this edit was applied), the server is shutting down (503, thrown by
+ * `read`), or something else closed it (503: try again). `read` waits for the delete or unload
+ * to finish and loads nothing.
+ */
+async function closedUnderEdit(registry: RoomRegistry, name: string): Promise<HttpError> {
+  const stored = await registry.read(name, () => true)
+  if (!stored) return new HttpError(409, `document ${JSON.stringify(name)} was deleted while this edit was being applied; nothing was changed`)
+  return new HttpError(503, `document ${JSON.stringify(name)} was closed while this edit was being applied; nothing was changed, try again`)
 }
 
 export interface DocumentJson {

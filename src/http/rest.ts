@@ -1,8 +1,8 @@
 /**
  * The REST API as one encapsulated plugin: routes under `/api`, its own error handler, and
  * (unless the app already documents itself with @fastify/swagger) `/openapi.json` and `/docs`.
- * Encapsulated so that neither the error handler nor the OpenAPI generator touches the app's
- * other routes.
+ * Encapsulated so that neither the error handler, the OpenAPI generator, CORS nor the hooks
+ * below touch the app's other routes.
  */
 import type { FastifyPluginAsync } from 'fastify'
 import type { RoomRegistry } from '../room/registry.js'
@@ -12,20 +12,26 @@ import { handleError } from './errors.js'
 import { registerOpenapi, serveOpenapi } from './openapi.js'
 import { sharedSchemas } from './schemas.js'
 import { versionsRoutes } from './versions-routes.js'
-import { registerRestRateLimit, type RestRateLimit } from '../limits/http.js'
+import { registerCors, registerRestRateLimit, type RestRateLimit } from './rate-limit.js'
 import type { LimitMetrics } from '../limits/limits.js'
-import type { Guard } from '../auth/rest-guard.js'
+import { decoratePrincipal, type Guard } from './auth-hooks.js'
+import { originHook, preflightedWrites } from './cross-site.js'
+import type { OriginCheck } from '../auth/origins.js'
 
 export interface RestOptions {
   registry: RoomRegistry
   store: DocStore
   /** Largest accepted request body (POST update); larger ones get 413. */
   maxBodyBytes: number
-  /** Per-IP request limit for these routes (limits/http.ts); absent: unlimited. */
+  /** Per-IP request limit for these routes (http/rate-limit.ts); absent: unlimited. */
   rateLimit?: RestRateLimit
   limitMetrics?: LimitMetrics
-  /** Authentication and permissions for the /api routes (auth/rest-guard.ts). */
+  /** Authentication and permissions for the /api routes (http/auth-hooks.ts). */
   guard?: Guard
+  /** Browser origins allowed to call (auth/origins.ts); absent: every origin. */
+  originAllowed?: OriginCheck
+  /** Origins sent CORS headers (`*` for any); empty or absent: CORS off. */
+  corsOrigins?: readonly string[]
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -37,7 +43,13 @@ export const restApi: FastifyPluginAsync<RestOptions> = async (app, options) => 
   else app.log.info('@fastify/swagger already registered: Quire does not serve /openapi.json and /docs')
   for (const schema of sharedSchemas) app.addSchema(schema)
   app.setErrorHandler(handleError)
+  decoratePrincipal(app)
+  // Hooks run in this order: a refused origin is answered before anything else is done for it;
+  // CORS comes next so that every later refusal (415, 429, 401, 403) is readable by a listed app.
+  if (options.originAllowed) app.addHook('onRequest', originHook(options.originAllowed))
+  await registerCors(app, options.corsOrigins ?? [])
   if (options.rateLimit) await registerRestRateLimit(app, options.rateLimit, options.limitMetrics ?? { limitRejected() {} })
+  app.addHook('onRequest', preflightedWrites)
   await app.register(docsRoutes, { ...options, prefix: '/api' })
   await app.register(versionsRoutes, { ...options, prefix: '/api' })
   if (openapi) await serveOpenapi(app)

@@ -60,14 +60,15 @@ const ref = (id: (typeof sharedSchemas)[number]['$id']) => ({ $ref: `${id}#` })
  * Error responses of a route, each with the shared error body. 401, 403 (authentication) and 429
  * (REST rate limit) can answer any route, so every route lists them.
  */
-export function errors(...codes: Array<400 | 404 | 413 | 415 | 503>): Record<number, object> {
+export function errors(...codes: Array<400 | 404 | 409 | 413 | 415 | 503>): Record<number, object> {
   const descriptions: Record<number, string> = {
     400: 'Invalid input: document name, query parameter, base64url, state vector or update bytes',
     401: 'Authentication is on and the bearer token is missing, invalid or expired',
-    403: 'The token does not grant this permission on this document (or is not an admin token)',
+    403: 'The token does not grant this permission on this document (or is not an admin token), or the request comes from a browser origin --allowed-origins does not admit',
     404: 'Unknown document (or version)',
+    409: 'The document was deleted while this edit was being applied; nothing was changed',
     413: 'Body larger than the configured limit, or the document would exceed its size quota',
-    415: 'Body is not of the expected media type',
+    415: 'Body is not of the expected media type; a POST without Content-Type or with text/plain, form or multipart is always refused',
     429: 'REST rate limit exceeded; see Retry-After',
     503: 'Server shutting down, or the key server (JWKS) is unreachable',
   }
@@ -158,6 +159,18 @@ export const textQuery = {
   type: 'object',
   required: ['key'],
   properties: { key: { type: 'string', description: 'Top-level Y.Text or Y.XmlFragment' } },
+}
+
+/**
+ * The restore body: `{}`. It carries nothing yet; requiring it (as application/json) is what keeps
+ * a restore from being a request any web page can send cross-site without a preflight. Members
+ * are reserved for later options: Fastify's Ajv removes unknown ones rather than refusing them.
+ */
+export const restoreBody = {
+  type: 'object',
+  description: 'The empty object `{}`, as `application/json`',
+  additionalProperties: false,
+  properties: {},
 }
 
 export const versionBody = {

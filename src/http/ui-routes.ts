@@ -13,7 +13,9 @@ import { AdminFeed, serveAdminEvents } from './admin-feed.js'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { QuireMetrics } from '../metrics/metrics.js'
-import type { Guard } from '../auth/rest-guard.js'
+import { decoratePrincipal, type Guard } from './auth-hooks.js'
+import { originHook } from './cross-site.js'
+import type { OriginCheck } from '../auth/origins.js'
 
 /** dist/web at the package root, from src/http (tests) as from dist/http (installed). */
 export const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url))
@@ -28,6 +30,11 @@ export interface UiRoutesOptions {
   adminIntervalMs?: number
   /** Guards /admin and its event stream when authentication is on (admin token). */
   adminGuard?: Guard
+  /** Browser origins allowed to fetch /admin and its event stream (auth/origins.ts); absent: every origin. */
+  originAllowed?: OriginCheck
+  /** Dashboard event streams open at once (default 16) and unsent bytes each may hold (default 1 MiB). */
+  adminMaxStreams?: number
+  adminMaxBufferedBytes?: number
 }
 
 export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options) => {
@@ -37,6 +44,7 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options
     for (const path of ['/', '/d/*', '/admin']) app.get(path, (_request, reply) => reply.code(503).send(notBuilt))
     return
   }
+  decoratePrincipal(app) // the event stream reads the admitted token's expiry
   const demo = page('index.html', options.base)
   const admin = page('admin.html', options.base)
 
@@ -45,9 +53,16 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(body)
   app.get('/', html(demo))
   app.get('/d/*', html(demo))
-  const guarded = options.adminGuard ? { onRequest: options.adminGuard } : {}
+  // The origin check first: a page on a refused site learns nothing, not even whether its token would do.
+  const onRequest = [options.originAllowed && originHook(options.originAllowed), options.adminGuard].filter((hook): hook is Guard => hook !== undefined)
+  const guarded = onRequest.length > 0 ? { onRequest } : {}
   app.get('/admin', guarded, html(admin))
-  serveAdminEvents(app, '/admin/events', new AdminFeed(options.registry, options.store, options.metrics), options.adminIntervalMs ?? 1000, guarded)
+  serveAdminEvents(app, '/admin/events', new AdminFeed(options.registry, options.store, options.metrics), {
+    intervalMs: options.adminIntervalMs ?? 1000,
+    maxStreams: options.adminMaxStreams,
+    maxBufferedBytes: options.adminMaxBufferedBytes,
+    routeOptions: guarded,
+  })
 }
 
 /** Reads a page once and fills in the base path its links and WebSocket URL are built from. */

@@ -11,7 +11,7 @@ import { documentName, documentNotFound, editDocument, readDocument, readVersion
 import { notFound } from './errors.js'
 import * as s from './schemas.js'
 import { registerExports } from './export-routes.js'
-import type { Guard } from '../auth/rest-guard.js'
+import type { Guard } from './auth-hooks.js'
 
 export interface VersionsRoutesOptions {
   registry: RoomRegistry
@@ -77,13 +77,14 @@ export const versionsRoutes: FastifyPluginAsync<VersionsRoutesOptions> = async (
     storedState: async (name, { id }) => (await readVersion(store, name, id!)).state,
   })
 
-  app.post<{ Params: s.VersionParams }>('/docs/:name/versions/:id/restore', {
+  app.post<{ Params: s.VersionParams; Body: Record<string, never> }>('/docs/:name/versions/:id/restore', {
     schema: {
       tags,
       summary: 'Make the document equal a version again',
-      description: 'A new edit on top of the current state, stored and relayed to live connections: content added since the version is deleted, content deleted since is inserted again. History is kept; restoring is itself undoable by restoring a later version.',
+      description: 'A new edit on top of the current state, stored and relayed to live connections: content added since the version is deleted, content deleted since is inserted again. History is kept; restoring is itself undoable by restoring a later version. The body is the empty JSON object `{}` sent as `application/json`: a request without it (or as text/plain or a form) is refused with 415, because a web page on any site could send that one without a CORS preflight.',
       params: s.versionParams,
-      response: { 200: { ...s.stateVectorResponse, description: 'Restored and durable; the state vector right after it' }, ...s.errors(400, 404, 503) },
+      body: s.restoreBody,
+      response: { 200: { ...s.stateVectorResponse, description: 'Restored and durable; the state vector right after it' }, ...s.errors(400, 404, 409, 415, 503) },
     },
   }, async (request) => {
     const name = documentName(request.params.name)

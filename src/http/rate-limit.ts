@@ -1,13 +1,15 @@
 /**
- * HTTP limits: per-IP rate limiting of the REST API (@fastify/rate-limit) and CORS
- * (@fastify/cors). CORS is off unless origins are configured: browsers then only allow
- * same-origin calls, the safe default for an API that writes documents.
+ * HTTP limits of the REST API: per-IP rate limiting (@fastify/rate-limit) and CORS
+ * (@fastify/cors). Both are registered inside the REST plugin's own context, so they touch neither
+ * the host app's routes nor the pages. CORS is off unless origins are listed (--allowed-origins,
+ * or the older --cors-origin): browsers then only allow same-origin calls, the safe default for
+ * an API that writes documents.
  */
 import type { FastifyInstance } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import cors from '@fastify/cors'
-import { HttpError } from '../http/errors.js'
-import type { LimitMetrics } from './limits.js'
+import { HttpError } from './errors.js'
+import type { LimitMetrics } from '../limits/limits.js'
 
 export interface RestRateLimit {
   /** Requests per window and IP; 0 disables. */
@@ -32,8 +34,12 @@ export async function registerRestRateLimit(scope: FastifyInstance, limit: RestR
   })
 }
 
-/** `origins`: exact origins (`https://app.example`), or `*` for any; empty leaves CORS off. */
-export async function registerCors(app: FastifyInstance, origins: string[]): Promise<void> {
+/**
+ * `origins`: exact origins (`https://app.example`), or `*` for any; empty leaves CORS off.
+ * Registered in `scope` (the REST plugin). DELETE is among the preflight's methods: @fastify/cors
+ * allows only GET, HEAD and POST by default, which would make a listed app unable to delete.
+ */
+export async function registerCors(scope: FastifyInstance, origins: readonly string[]): Promise<void> {
   if (origins.length === 0) return
-  await app.register(cors, { origin: origins.includes('*') ? '*' : origins })
+  await scope.register(cors, { origin: origins.includes('*') ? '*' : [...origins], methods: ['GET', 'HEAD', 'POST', 'DELETE'] })
 }
