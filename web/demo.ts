@@ -112,7 +112,8 @@ nameInput.addEventListener('keydown', (event) => {
 showMe()
 
 const share = $<HTMLButtonElement>('share')
-share.addEventListener('click', async () => {
+share.addEventListener('click', () => void copyLink())
+async function copyLink(): Promise<void> {
   const link = `${location.origin}${base}d/${roomPath(name)}`
   try {
     await navigator.clipboard.writeText(link)
@@ -121,7 +122,7 @@ share.addEventListener('click', async () => {
     prompt('Copy this link', link)
   }
   setTimeout(() => (share.textContent = 'Copy link'), 1800)
-})
+}
 
 view.focus()
 // Handy in the console and for the browser tests.

@@ -13,6 +13,7 @@ import { InvalidInputError } from './errors.js'
 
 export type SharedKind = 'text' | 'map' | 'array' | 'xml'
 // `any` as Yjs itself uses: AbstractType<unknown> does not accept Y.Text, Y.Map… (event handler variance)
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyType = Y.AbstractType<any>
 
 /** The kind of a shared type; null when nothing tells (never written, or all of it deleted). */

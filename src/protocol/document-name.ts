@@ -28,6 +28,7 @@ export function validateDocumentName(name: string): void {
     throw invalid(`document name is longer than ${MAX_DOCUMENT_NAME_BYTES} bytes`)
   }
   // Control characters have no place in a name, and NUL separates keys in storage.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(name)) throw invalid('document name contains control characters')
   if (!name.isWellFormed()) throw invalid('document name is not well-formed Unicode')
 }

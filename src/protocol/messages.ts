@@ -107,12 +107,12 @@ export function decodeAwarenessUpdate(update: Uint8Array, maxEntries = Infinity)
   } catch {
     throw new ProtocolError('QUIRE_INVALID_AWARENESS', 'invalid awareness update')
   }
+  // Each entry takes at least 3 bytes: a count past that is malformed, not a reason to allocate.
+  if (count * 3 > update.byteLength) throw new ProtocolError('QUIRE_INVALID_AWARENESS', 'invalid awareness update')
   if (count > maxEntries) {
     throw new ProtocolError('QUIRE_AWARENESS_CLIENTS', `awareness update with ${count} entries, more than the room can have`)
   }
   try {
-    // Each entry takes at least 3 bytes: a count past that is a lie, not a reason to allocate.
-    if (count > update.byteLength) throw new Error('count past the end')
     const entries: AwarenessEntry[] = []
     for (let i = 0; i < count; i++) {
       const clientId = decoding.readVarUint(decoder)
