@@ -67,6 +67,11 @@ const token = new URLSearchParams(location.search).get('token')
 const events = new EventSource(`${base}admin/events${token ? `?token=${encodeURIComponent(token)}` : ''}`)
 events.onopen = () => setStatus(status, 'connected', 'Live')
 events.onerror = () => setStatus(status, 'disconnected', 'Reconnecting…')
+// The server ends the stream when the admin token expires; reconnecting with it would only be refused.
+events.addEventListener('expired', () => {
+  events.close()
+  setStatus(status, 'disconnected', 'Token expired: reload the page with a new one')
+})
 events.onmessage = (event: MessageEvent<string>) => {
   setStatus(status, 'connected', 'Live')
   render(JSON.parse(event.data) as Snapshot)
