@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
 import type { WebsocketProvider } from 'y-websocket'
 import { cleanup, connect, startServer, synced, waitFor, withTimeout } from './helpers.js'
 import { base64url, docFrom, docUrl, expectError, getBytes, getJson, httpUrl, postJson, postUpdate, writeAllKinds } from './rest-helpers.js'
@@ -71,6 +72,46 @@ describe('POST /api/docs/:name/update', () => {
     await waitFor(() => server.app.quire.registry.size === 0, 'the room to unload again')
     expect(await getJson(docUrl(server, 'new/doc'))).toMatchObject({ updates: 1 })
   })
+
+  it('refuses updates Yjs could not integrate completely with 400 and changes nothing, then accepts edits as before', async () => {
+    const server = await startServer()
+    // A live provider keeps the room loaded: whatever a refused update left behind would stay.
+    const watcher = connect(server.url, 'gaps')
+    await synced(watcher)
+    const url = docUrl(server, 'gaps', '/update')
+    const author = new Y.Doc()
+    expect((await postUpdate(url, change(author, (t) => t.insert(0, 'one ')))).status).toBe(200)
+    const second = change(author, (t) => t.insert(4, 'two ')) // held back for now
+    const third = change(author, (t) => t.insert(8, 'three'))
+
+    // Content of a client the document never hears of, and edits that build on it.
+    const stranger = new Y.Doc()
+    stranger.getText('text').insert(0, 'STRANGER')
+    const helper = new Y.Doc()
+    Y.applyUpdate(helper, Y.encodeStateAsUpdate(stranger))
+    const afterStranger = change(helper, (t) => t.insert(3, 'X'))
+    const deleteOfStranger = change(helper, (t) => t.delete(0, 2))
+
+    const refused = {
+      'a gap (the second update skipped)': third,
+      'an origin in unknown content': afterStranger,
+      'a delete of unknown content': deleteOfStranger,
+      // Valid text of one client, then an item pointing into its own client's future: Yjs
+      // would integrate the first and throw on the second, leaving the first in.
+      'an item referring to its own future': ownFutureReference('HALFWAY'),
+    }
+    for (const [what, update] of Object.entries(refused)) {
+      await expectError(await postUpdate(url, update), 400, /^update depends on changes this document does not have: /)
+      expect(await getJson(docUrl(server, 'gaps', '/json?key=text')), what).toBe('one ')
+    }
+
+    expect((await postUpdate(url, second)).status).toBe(200)
+    expect((await postUpdate(url, third)).status).toBe(200) // refused before, complete now
+    const exported = docFrom(await getBytes(url))
+    expect(exported.getText('text').toString()).toBe('one two three')
+    expect([...Y.decodeStateVector(Y.encodeStateVector(exported)).keys()]).toEqual([author.clientID])
+    await waitFor(() => watcher.doc.getText('text').toString() === 'one two three', 'the accepted edits to reach the provider')
+  })
 })
 
 describe('DELETE /api/docs/:name', () => {
@@ -137,3 +178,36 @@ describe('DELETE /api/docs/:name', () => {
     room.leave(peer)
   })
 })
+
+/** The update `edit` makes to `doc`'s text 'text'. */
+function change(doc: Y.Doc, edit: (text: Y.Text) => void): Uint8Array {
+  const before = Y.encodeStateVector(doc)
+  edit(doc.getText('text'))
+  return Y.encodeStateAsUpdate(doc, before)
+}
+
+/**
+ * Two clients' items in one update (v1, written by hand): `text` at the start of 'text' by the
+ * client Yjs integrates first (the higher id), then an item of client 5 whose origin is 5:10,
+ * a clock client 5 has not written.
+ */
+function ownFutureReference(text: string): Uint8Array {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 2) // two clients
+  encoding.writeVarUint(e, 1) // one struct
+  encoding.writeVarUint(e, 999_999) // client
+  encoding.writeVarUint(e, 0) // clock
+  encoding.writeUint8(e, 4) // string item without origins: the parent follows
+  encoding.writeVarUint(e, 1) // parent given by root name
+  encoding.writeVarString(e, 'text')
+  encoding.writeVarString(e, text)
+  encoding.writeVarUint(e, 1)
+  encoding.writeVarUint(e, 5)
+  encoding.writeVarUint(e, 0)
+  encoding.writeUint8(e, 4 | 0b1000_0000) // string item with an origin
+  encoding.writeVarUint(e, 5)
+  encoding.writeVarUint(e, 10)
+  encoding.writeVarString(e, 'x')
+  encoding.writeVarUint(e, 0) // empty delete set
+  return encoding.toUint8Array(e)
+}

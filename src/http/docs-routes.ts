@@ -82,7 +82,7 @@ export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, { r
     schema: {
       tags,
       summary: 'Apply a Yjs update as a server edit',
-      description: 'Stored, then relayed to every live connection, like an update from a client. Creates the document if it does not exist. The update is tried on a copy first: one Yjs cannot apply completely (including one that depends on changes the document lacks) is refused with 400 and changes nothing.',
+      description: 'Stored, then relayed to every live connection, like an update from a client. Creates the document if it does not exist. Checked before anything changes: an update Yjs cannot apply completely (malformed, or depending on changes the document lacks) is refused with 400 and changes nothing.',
       params: s.nameParams,
       querystring: s.encodingQuery,
       response: { 200: { ...s.stateVectorResponse, description: 'Applied and durable; the state vector right after it' }, ...s.errors(400, 409, 413, 415, 503) },
