@@ -142,7 +142,7 @@ export class RoomRegistry {
     const room = this.rooms.get(name)
     if (room) this.forget(room)
     const closing = room?.unload({ code: 'QUIRE_DOCUMENT_DELETED', reason: 'document deleted' }, { save: false })
-    const previous: Array<Promise<unknown> | undefined> = [this.unloading.get(name), this.reading.get(name), closing]
+    const previous = [this.unloading.get(name), this.reading.get(name), closing].filter((p) => p !== undefined)
     const deleted = Promise.allSettled(previous).then(() => this.store.delete(name))
     const done = deleted.then(
       () => this.store.release(name),
