@@ -45,16 +45,7 @@ async function serve(argv: string[]): Promise<void> {
       ...(process.stdout.isTTY && { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
     },
   })
-  try {
-    await app.listen({ port: config.port, host: config.host })
-  } catch (error) {
-    await app.close().catch(() => {})
-    if (error instanceof DataDirInUseError) fail(error.message, 1)
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is already in use`, 1)
-    if (code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.host}: address not available`, 1)
-    fail(`cannot start: ${(error as Error).message}`, 1)
-  }
+  // Handlers first: a process manager may send SIGTERM the moment the server says it listens.
   let stopping = false
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) fail(`second ${signal}, exiting without a clean shutdown`, 1)
@@ -70,6 +61,17 @@ async function serve(argv: string[]): Promise<void> {
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (error) {
+    if (stopping) return // closed by a signal while starting: stop() exits
+    await app.close().catch(() => {})
+    if (error instanceof DataDirInUseError) fail(error.message, 1)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is already in use`, 1)
+    if (code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.host}: address not available`, 1)
+    fail(`cannot start: ${(error as Error).message}`, 1)
+  }
 }
 
 const [command, ...rest] = process.argv.slice(2)

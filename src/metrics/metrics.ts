@@ -5,7 +5,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { CLOSE_ERRORS, KNOWN_CLOSE_CODES, type CloseErrorCode } from '../protocol/close-codes.js'
-import { PRESENCE_DROPS, type PresenceDrop, type PresenceMetrics } from '../room/presence.js'
+import { PRESENCE_DROPS, type PresenceDrop } from '../room/presence.js'
+import type { RoomMetrics } from '../room/room.js'
 import { frameType, type StorageMetrics, type TransportMetrics } from './hooks.js'
 import { LIMIT_NAMES, type LimitMetrics, type LimitName } from '../limits/limits.js'
 
@@ -43,13 +44,14 @@ export interface MetricsTotals {
   bytesOut: number
 }
 
-export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetrics, PresenceMetrics {
+export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetrics, RoomMetrics {
   readonly registry = new Registry()
   private readonly connections: Gauge
   private readonly connectionsOpened: Counter
   private readonly closes: Counter<'code'>
   private readonly errors: Counter<'code'>
   private readonly awarenessDrops: Counter<'reason'>
+  private readonly earlyUpdates: Counter
   private readonly messagesIn: Counter<'type'>
   private readonly messagesOut: Counter<'type'>
   private readonly bytesIn: Counter<'type'>
@@ -94,6 +96,11 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
       registers,
     })
     for (const reason of PRESENCE_DROPS) this.awarenessDrops.inc({ reason }, 0)
+    this.earlyUpdates = new Counter({
+      name: 'quire_early_updates_dropped_total',
+      help: "Updates a client sent before its SyncStep2 that build on offline edits only that SyncStep2 carries; dropped, it brings them",
+      registers,
+    })
     const byType = (name: string, help: string) => new Counter({ name, help, labelNames: ['type'] as const, registers })
     this.messagesIn = byType('quire_messages_received_total', 'Client frames received, by message type ("invalid" when undecodable)')
     this.messagesOut = byType('quire_messages_sent_total', 'Frames sent to clients, by message type, counted per connection')
@@ -155,6 +162,10 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
 
   connectionError(code: CloseErrorCode): void {
     this.errors.inc({ code })
+  }
+
+  earlyUpdateDropped(): void {
+    this.earlyUpdates.inc()
   }
 
   awarenessDropped(reason: PresenceDrop, count: number): void {

@@ -50,7 +50,8 @@ export const CLOSE_ERRORS = {
   QUIRE_INVALID_UPDATE: { close: 1007, summary: 'A state vector or update Yjs cannot decode or apply.' },
   QUIRE_MISSING_DEPENDENCIES: {
     close: 1007,
-    summary: 'An update that depends on changes the server does not have. Nothing of it is kept; the client catches up by syncing on reconnect.',
+    summary:
+      'An update (after the client\'s SyncStep2) or a SyncStep2 that depends on changes the server does not have. Nothing of it is kept; the client catches up by syncing on reconnect.',
   },
   QUIRE_INVALID_AWARENESS: { close: 1007, summary: 'An awareness update that does not decode, or whose state is not JSON.' },
   QUIRE_MESSAGE_RATE: { close: 1008, summary: 'The connection sent more messages per second than --messages-per-second allows.' },

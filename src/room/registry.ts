@@ -11,8 +11,7 @@ import * as Y from 'yjs'
 import type { DocStore } from '../storage/doc-store.js'
 import type { CloseErrorCode } from '../protocol/close-codes.js'
 import type { Logger, Peer } from './peer.js'
-import { Room, type RoomLimits } from './room.js'
-import type { PresenceMetrics } from './presence.js'
+import { Room, type RoomLimits, type RoomMetrics } from './room.js'
 import { LimitError } from '../limits/limits.js'
 
 export class ShuttingDownError extends Error {
@@ -40,7 +39,7 @@ export class RoomRegistry {
     private readonly log: Logger,
     /** 0 (default) = unlimited. */
     private readonly limits: RoomLimits & { maxRooms?: number } = {},
-    private readonly metrics?: PresenceMetrics,
+    private readonly metrics?: RoomMetrics,
   ) {}
 
   /** Number of rooms currently in memory. */

@@ -19,7 +19,14 @@ import { missingDependency } from '../content/dependencies.js'
 import type { AppendResult, DocStore, LoadedDoc } from '../storage/doc-store.js'
 import type { Logger, Peer } from './peer.js'
 import { DocSizeQuota } from '../limits/doc-size.js'
-import { Presence, noPresenceMetrics, type PresenceLimits, type PresenceMetrics } from './presence.js'
+import { Presence, type PresenceLimits, type PresenceMetrics } from './presence.js'
+
+export interface RoomMetrics extends PresenceMetrics {
+  /** An update a client sent before its SyncStep2 that depends on what only that SyncStep2 carries. */
+  earlyUpdateDropped(): void
+}
+
+export const noRoomMetrics: RoomMetrics = { awarenessDropped() {}, earlyUpdateDropped() {} }
 
 export interface RoomLimits {
   /** The document size quota (limits/doc-size.ts); 0 or absent = unlimited. */
@@ -57,6 +64,14 @@ export class Room {
    * to date, and thousands of full-state answers must not pile up in the outbox.
    */
   private readonly answering = new Set<Peer>()
+  /**
+   * Peers whose SyncStep2 has arrived. y-websocket sends live edits as soon as the socket opens,
+   * but the offline edits they build on only in its SyncStep2, after the server's SyncStep1: an
+   * edit that arrives before that and depends on missing changes is one the SyncStep2 will
+   * carry (the client computes it from a document that already holds the edit), so it is
+   * dropped, not refused. Once a peer has caught up, such an update is an error.
+   */
+  private readonly caughtUp = new WeakSet<Peer>()
   private writesIssued = 0
   private writesDone = 0
   private readonly outbox: Array<{ after: number; deliver: () => void }> = []
@@ -77,7 +92,7 @@ export class Room {
     private readonly events: RoomEvents,
     private readonly log: Logger,
     limits: RoomLimits = {},
-    metrics: PresenceMetrics = noPresenceMetrics,
+    private readonly metrics: RoomMetrics = noRoomMetrics,
   ) {
     this.quota = new DocSizeQuota(limits.maxDocumentBytes ?? 0, loaded.updates)
     this.doc.transact(() => {
@@ -146,7 +161,7 @@ export class Room {
           break
         }
         this.quota.check(message.update.byteLength) // before applying: a refused update leaves no trace
-        this.applyClientUpdate(peer, message.update)
+        this.applyClientUpdate(peer, message.update, message.type === 'sync-step2')
         break
       case 'awareness':
         if (peer.readOnly?.dropAwareness) break
@@ -165,9 +180,11 @@ export class Room {
    * relayed by onDocUpdate. The document never keeps content Yjs holds back for missing
    * dependencies: it would be served (SyncStep2, exports) without being stored.
    */
-  private applyClientUpdate(peer: Peer, update: Uint8Array): void {
+  private applyClientUpdate(peer: Peer, update: Uint8Array, isSyncStep2: boolean): void {
     const missing = missingDependency(this.doc, update)
+    if (missing && !isSyncStep2 && !this.caughtUp.has(peer)) return this.metrics.earlyUpdateDropped()
     if (missing) throw new ProtocolError('QUIRE_MISSING_DEPENDENCIES', missing)
+    if (isSyncStep2) this.caughtUp.add(peer)
     try {
       Y.applyUpdate(this.doc, update, peer)
     } catch (error) {

@@ -2,6 +2,9 @@
  * Item 4: updates whose dependencies the server lacks. Yjs would keep them pending in the live
  * document — served in SyncStep2 answers and exports without being stored, re-processed by every
  * later apply, and blocking REST writes. Quire refuses them (1007) and the document stays clean.
+ * One exception: y-websocket sends live edits as soon as its socket opens, before its SyncStep2
+ * with the offline edits they build on; such early edits are dropped (that SyncStep2 brings
+ * them), and the client is not disconnected.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -51,6 +54,7 @@ describe('updates with missing dependencies', () => {
   ])('%s: closes the sender with 1007 and keeps nothing pending', async (_what, make) => {
     const server = await seeded()
     const attacker = await rawClient(server.url, ROOM)
+    attacker.send(syncFrame(1, Y.encodeStateAsUpdate(new Y.Doc()))) // its SyncStep2: caught up, nothing to add
     attacker.send(syncFrame(2, make()))
     const closed = await attacker.closed
     expect(closed.code).toBe(1007)
@@ -76,6 +80,46 @@ describe('updates with missing dependencies', () => {
     const late = connect(server.url, ROOM)
     await synced(late)
     expect(late.doc.getText('t').toString()).toBe('kept and more')
+  })
+
+  it('before its SyncStep2, such an update is dropped quietly: the connection stays, nothing is kept', async () => {
+    const server = await seeded()
+    const early = await rawClient(server.url, ROOM)
+    early.send(syncFrame(2, updateWithAGap()))
+    await waitFor(async () => (await metric(server, 'quire_early_updates_dropped_total')) === 1, 'the early update to be dropped')
+    const room = server.app.quire.registry.get(ROOM)!
+    expect(room.doc.store.pendingStructs).toBeNull()
+    expect(room.doc.getText('t').toString()).toBe('kept')
+    expect(early.ws.readyState).toBe(early.ws.OPEN)
+    // A SyncStep2 that refers to content the server lacks is an error, early or not.
+    early.send(syncFrame(1, updateWithAGap()))
+    expect((await early.closed).code).toBe(1007)
+  })
+
+  it('a provider typing while it reconnects with offline edits is never disconnected, and the server catches up', async () => {
+    const server = await startServer()
+    const typist = connect(server.url, ROOM)
+    await synced(typist)
+    const text = typist.doc.getText('t')
+    for (let round = 0; round < 5; round++) {
+      typist.disconnect()
+      await waitFor(() => server.app.quire.registry.get(ROOM) === undefined, 'the room to unload')
+      text.insert(text.length, `offline ${round}. `)
+      typist.connect()
+      // Keystrokes right away: they reach the server before the SyncStep2 with the offline edit.
+      for (let i = 0; i < 40; i++) {
+        text.insert(text.length, String(i % 10))
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      await synced(typist)
+    }
+    const expected = text.toString()
+    await waitFor(async () => {
+      const stored = new Y.Doc()
+      Y.applyUpdate(stored, await getBytes(docUrl(server, ROOM, '/update')))
+      return stored.getText('t').toString() === expected
+    }, 'the server to hold every keystroke')
+    expect(await metric(server, 'quire_connection_errors_total{code="QUIRE_MISSING_DEPENDENCIES"}')).toBe(0)
   })
 
   it('answers 400 to the same update over REST, and later REST writes succeed', async () => {
