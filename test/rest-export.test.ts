@@ -19,6 +19,7 @@ interface DocumentBody {
   bytes: number
   loaded: boolean
   connections: number
+  quotaBytes?: number
   createdAt?: string
 }
 
@@ -155,13 +156,15 @@ describe('REST metadata and listing', () => {
     const live = await getJson<DocumentBody>(docUrl(server, 'meta'))
     expect(live).toMatchObject({ name: 'meta', updates: 2, loaded: true, connections: 2 })
     expect(live.bytes).toBeGreaterThan(0)
+    // No compaction yet: the quota's estimate is exactly what is stored.
+    expect(live.quotaBytes).toBe(live.bytes)
     expect(Date.parse(live.createdAt!)).toBeGreaterThan(Date.now() - 60_000)
 
     // A loaded document with nothing stored yet exists (someone has it open), with no history.
     const empty = connect(server.url, 'opened only')
     await synced(empty)
     expect(await getJson<DocumentBody>(docUrl(server, 'opened only'))).toEqual({
-      name: 'opened only', updates: 0, bytes: 0, loaded: true, connections: 1,
+      name: 'opened only', updates: 0, bytes: 0, loaded: true, connections: 1, quotaBytes: 0,
     })
     await getJson(docUrl(server, 'never'), 404)
   })

@@ -77,16 +77,19 @@ export interface DocumentJson {
   updatedAt?: string
   loaded: boolean
   connections: number
+  quotaBytes?: number
 }
 
 export function documentJson(registry: RoomRegistry, name: string, info: DocInfo | null): DocumentJson {
+  const room = registry.get(name)
   return {
     name,
     updates: info?.seq ?? 0,
     bytes: info?.bytes ?? 0,
     ...(info && { createdAt: new Date(info.createdAt).toISOString(), updatedAt: new Date(info.updatedAt).toISOString() }),
-    loaded: registry.get(name) !== undefined,
+    loaded: room !== undefined,
     connections: registry.connections(name),
+    ...(room && { quotaBytes: room.quotaBytes }),
   }
 }
 

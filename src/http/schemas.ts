@@ -30,6 +30,10 @@ export const sharedSchemas = [
       updatedAt: { type: 'string', format: 'date-time', description: 'Last stored change' },
       loaded: { type: 'boolean', description: 'In memory, being edited' },
       connections: { type: 'integer', description: 'Live WebSocket connections' },
+      quotaBytes: {
+        type: 'integer',
+        description: 'Loaded documents only: the running size estimate that --max-document-bytes is checked against (stored bytes at load plus every update since, exact after each compaction)',
+      },
     },
   },
   {

@@ -42,7 +42,8 @@ export function frameType(frame: Uint8Array): string {
 /** What the storage wrapper (`instrumentStore`) reports. */
 export interface StorageMetrics {
   /** Time from an append to its commit: group-commit wait plus the LevelDB batch write. */
-  storageWrite(seconds: number): void
+  /** One append of `bytes` committed after `seconds`. */
+  storageWrite(seconds: number, bytes: number): void
   storageError(operation: 'load' | 'append' | 'compact'): void
   compaction(): void
 }

@@ -18,7 +18,7 @@ export function instrumentStore<S extends DocStore>(store: S, metrics: StorageMe
       const start = process.hrtime.bigint()
       return store.append(name, update).then(
         (result) => {
-          metrics.storageWrite(seconds(start))
+          metrics.storageWrite(seconds(start), update.byteLength)
           return result
         },
         (error: unknown) => {

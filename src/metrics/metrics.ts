@@ -52,6 +52,7 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
   private readonly errors: Counter<'code'>
   private readonly awarenessDrops: Counter<'reason'>
   private readonly earlyUpdates: Counter
+  private readonly appendedBytes: Counter
   private readonly messagesIn: Counter<'type'>
   private readonly messagesOut: Counter<'type'>
   private readonly bytesIn: Counter<'type'>
@@ -116,6 +117,11 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
       name: 'quire_storage_write_seconds',
       help: 'Time from appending an update to its durable commit (group commit included)',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    })
+    this.appendedBytes = new Counter({
+      name: 'quire_storage_appended_bytes_total',
+      help: 'Bytes of updates appended to storage and committed',
       registers,
     })
     this.storageErrors = new Counter({
@@ -205,8 +211,9 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
     this.applySeconds.observe(seconds)
   }
 
-  storageWrite(seconds: number): void {
+  storageWrite(seconds: number, bytes: number): void {
     this.writeSeconds.observe(seconds)
+    this.appendedBytes.inc(bytes)
   }
 
   storageError(operation: 'load' | 'append' | 'compact'): void {

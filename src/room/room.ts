@@ -110,6 +110,11 @@ export class Room {
     return this.peers.size
   }
 
+  /** The size quota's running estimate of the document, in bytes (limits/doc-size.ts). */
+  get quotaBytes(): number {
+    return this.quota.estimate
+  }
+
   /** See Presence.maxEntries. */
   get maxAwarenessEntries(): number {
     return this.presence.maxEntries
