@@ -20,7 +20,7 @@ import type { ConnectionGuard } from '../limits/socket-guard.js'
 import type { TransportMetrics } from '../metrics/hooks.js'
 import type { Logger, Peer } from '../room/peer.js'
 import type { Room } from '../room/room.js'
-import type { RoomRegistry } from '../room/registry.js'
+import { ShuttingDownError, type RoomRegistry } from '../room/registry.js'
 
 /** What a connection needs from the socket under it. */
 export interface Wire {
@@ -116,6 +116,7 @@ export class Connection {
       })
       .catch((error: unknown) => {
         if (error instanceof ProtocolError) return this.fail(error)
+        if (error instanceof ShuttingDownError) return this.fail(new ProtocolError('QUIRE_SHUTTING_DOWN', 'server shutting down'))
         this.log().error({ err: error }, 'could not load document')
         this.fail(new ProtocolError('QUIRE_LOAD_FAILED', 'could not load document'))
       })
