@@ -87,12 +87,13 @@ export class Presence {
 
   /**
    * The most entries one awareness update from a peer may hold: a client echoes at most every
-   * state the room has, and announces at most its own ids. Checked before decoding the entries,
-   * so a frame of a million fake ones costs nothing.
+   * state the room has (twice the current count leaves room for states that left while its echo
+   * was on the way) and announces at most its own ids. Checked before decoding the entries, so a
+   * frame of a million fake ones costs nothing.
    */
   get maxEntries(): number {
     const own = this.limits.maxClients > 0 ? this.limits.maxClients : 1024
-    return this.awareness.states.size + own + 64
+    return 2 * this.awareness.states.size + own + 64
   }
 
   /** Ids `peer` owns. */
