@@ -19,6 +19,7 @@ import { missingDependency } from '../content/dependencies.js'
 import type { AppendResult, DocStore, LoadedDoc } from '../storage/doc-store.js'
 import type { Logger, Peer } from './peer.js'
 import { DocSizeQuota } from '../limits/doc-size.js'
+import { DurableOutbox } from './outbox.js'
 import { Presence, type PresenceLimits, type PresenceMetrics } from './presence.js'
 
 export interface RoomMetrics extends PresenceMetrics {
@@ -72,9 +73,7 @@ export class Room {
    * dropped, not refused. Once a peer has caught up, such an update is an error.
    */
   private readonly caughtUp = new WeakSet<Peer>()
-  private writesIssued = 0
-  private writesDone = 0
-  private readonly outbox: Array<{ after: number; deliver: () => void }> = []
+  private readonly outbox = new DurableOutbox()
   private lastAppend: Promise<AppendResult>
   private compaction: Promise<void> | null = null
   /** A compaction was due while one ran; that one does not cover the appends that asked. */
@@ -152,7 +151,7 @@ export class Room {
         const diff = message.isEmpty ? this.encodedFullState() : Y.encodeStateAsUpdate(this.doc, message.stateVector)
         const reply = encodeSyncStep2(diff)
         this.answering.add(peer)
-        this.afterWrites(() => {
+        this.outbox.afterWrites(() => {
           this.answering.delete(peer)
           peer.send(reply)
         })
@@ -245,36 +244,20 @@ export class Room {
     const frame = encodeUpdate(update) // encoded once, the same bytes go to every peer
     const append = this.store.append(this.name, update)
     this.lastAppend = append
-    this.writesIssued++
+    this.outbox.writeIssued()
     append.then(
       (result) => {
-        this.writesDone++
-        this.deliverDurable()
+        this.outbox.writeCommitted()
         if (result.compactionDue) this.compactInBackground()
       },
       (error: unknown) => this.fail(error),
     )
-    this.afterWrites(() => this.broadcast(frame))
+    this.outbox.afterWrites(() => this.broadcast(frame))
   }
 
   private readonly onAwarenessUpdate = ({ added, updated, removed }: AwarenessChange): void => {
     const changed = added.concat(updated, removed)
     this.broadcast(encodeAwareness(encodeAwarenessUpdate(this.awareness, changed)))
-  }
-
-  /** Runs `deliver` once every append issued so far is committed. */
-  private afterWrites(deliver: () => void): void {
-    if (this.outbox.length === 0 && this.writesDone === this.writesIssued) deliver()
-    else this.outbox.push({ after: this.writesIssued, deliver })
-  }
-
-  private deliverDurable(): void {
-    let released = 0
-    while (released < this.outbox.length && this.outbox[released]!.after <= this.writesDone) {
-      this.outbox[released]!.deliver()
-      released++
-    }
-    this.outbox.splice(0, released)
   }
 
   private broadcast(frame: Uint8Array): void {
@@ -310,7 +293,7 @@ export class Room {
     if (this.state === 'closed') return
     this.log.error({ err: error, room: this.name }, 'storage write failed; closing the document')
     this.state = 'closed'
-    this.outbox.length = 0
+    this.outbox.clear()
     for (const peer of this.peers) peer.close('QUIRE_STORAGE_FAILED', 'storage error')
     this.peers.clear()
     this.events.onFailure(this, error)
@@ -322,7 +305,7 @@ export class Room {
     this.state = 'closed'
     this.peers.clear()
     this.answering.clear()
-    this.outbox.length = 0
+    this.outbox.clear()
     this.awareness.destroy()
     this.doc.destroy()
   }
