@@ -6,7 +6,10 @@
  * names at most one stored update.
  */
 export interface DocStore {
-  /** Everything stored for a document: the compacted state first, then the log after it. */
+  /**
+   * Everything stored for a document: the compacted state first, then the log after it. The
+   * returned seq never names an update that is not returned (or not yet committed).
+   */
   load(name: string): Promise<LoadedDoc>
   /**
    * Appends one update. Resolves once it is durable (committed with the other updates of the
@@ -21,7 +24,9 @@ export interface DocStore {
   readSince(name: string, seq: number): Promise<LogEntry[] | null>
   /**
    * Replaces the log up to `snapshot.seq` with `snapshot.state` in one atomic write. Without a
-   * snapshot the store merges its own base and log. Updates appended meanwhile are kept.
+   * snapshot the store merges its own base and log. Updates appended meanwhile are kept. A
+   * snapshot at or below the current compacted state changes nothing, and compacting a document
+   * that was never stored does not create it.
    */
   compact(name: string, snapshot?: Snapshot): Promise<void>
   /** Size and history of a document, without reading its contents; null if it was never stored. */
@@ -29,8 +34,10 @@ export interface DocStore {
   /** Stored documents in name order (UTF-8 bytes), from their metadata only, never their contents. */
   list(options: ListOptions): Promise<DocInfo[]>
   /**
-   * Removes everything stored for a document (state, log, versions) in one atomic write, after
-   * its pending writes. The caller stops writing to it first. False if nothing was stored.
+   * Removes everything stored for a document (state, log, versions) in one atomic write. Appends
+   * made before the call are deleted with it; appends made after it wait for it and start a new
+   * document, whose seqs continue from `load(name).seq` (a store may restart them at 1). False if
+   * nothing was stored.
    */
   delete(name: string): Promise<boolean>
   /** Named full-state versions of stored documents. */
@@ -87,7 +94,10 @@ export interface ListOptions {
 }
 
 export interface VersionStore {
-  /** Stores `state` (a Yjs v1 update) as the document's next version; null if the document is not stored. */
+  /**
+   * Stores `state` (a Yjs v1 update) as the document's next version; null if the document is not
+   * stored. Versions take no seq: they are not updates.
+   */
   create(name: string, label: string, state: Uint8Array): Promise<VersionInfo | null>
   /** The document's versions, oldest first. */
   list(name: string): Promise<VersionInfo[]>

@@ -98,6 +98,10 @@ export class LevelDocStore implements DocStore {
   /** Compactions queued for the next batch, with the meta changes they make once it commits. */
   private pendingCompactions = new Map<string, PendingCompaction>()
   private readonly compactions = new Map<string, Promise<void>>()
+  /** Appends in flight per document, which a delete must include. */
+  private readonly appending = new Map<string, Set<Promise<AppendResult>>>()
+  /** Deletes in progress; appends to the same document wait for them. */
+  private readonly deletions = new Map<string, Promise<void>>()
   /** Bytes each document's compactions superseded since its key range was last compacted. */
   private readonly superseded = new Map<string, number>()
   private readonly reclaims = new Set<Promise<void>>()
@@ -180,7 +184,23 @@ export class LevelDocStore implements DocStore {
     }
   }
 
-  async append(name: string, update: Uint8Array): Promise<AppendResult> {
+  append(name: string, update: Uint8Array): Promise<AppendResult> {
+    // An append that arrives while the document is being deleted waits for the delete, then
+    // starts the new document; the ones before it are part of what is deleted.
+    const deleting = this.deletions.get(name)
+    const append = deleting ? deleting.then(() => this.appendNow(name, update)) : this.appendNow(name, update)
+    let inFlight = this.appending.get(name)
+    if (!inFlight) this.appending.set(name, (inFlight = new Set()))
+    inFlight.add(append)
+    const done = () => {
+      inFlight.delete(append)
+      if (inFlight.size === 0 && this.appending.get(name) === inFlight) this.appending.delete(name)
+    }
+    append.then(done, done)
+    return append
+  }
+
+  private async appendNow(name: string, update: Uint8Array): Promise<AppendResult> {
     // Synchronous when the meta is cached, so seqs follow call order; otherwise callers for the
     // same document share one read and resume in call order.
     const meta = this.metas.get(name) ?? (await this.readMeta(name))
@@ -302,8 +322,19 @@ export class LevelDocStore implements DocStore {
     return docs
   }
 
-  async delete(name: string): Promise<boolean> {
-    // The caller has stopped writing; let what it wrote, and any compaction, settle first.
+  delete(name: string): Promise<boolean> {
+    // Appends from now on wait for the delete; those already made are part of what it deletes.
+    const previous = this.deletions.get(name)
+    const before = [...(this.appending.get(name) ?? [])]
+    const deleting = (previous ?? Promise.resolve()).then(() => this.deleteNow(name, before))
+    const gate = deleting.then(() => {}, () => {})
+    this.deletions.set(name, gate)
+    void gate.then(() => this.deletions.get(name) === gate && this.deletions.delete(name))
+    return deleting
+  }
+
+  private async deleteNow(name: string, appendsBefore: Array<Promise<unknown>>): Promise<boolean> {
+    await Promise.allSettled(appendsBefore)
     await this.compactions.get(name)
     await this.settled()
     return this.versions.exclusive(name, async () => {
