@@ -28,6 +28,8 @@ async function serve(argv: string[]): Promise<void> {
   }
   const app = createServer({
     dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    database: config.database,
     fsync: config.fsync,
     maxFrameBytes: config.maxFrameBytes,
     maxBodyBytes: config.maxBodyBytes,

@@ -12,6 +12,10 @@ export interface ServeConfig {
   port: number
   host: string
   dataDir: string
+  /** --database-url: store documents in PostgreSQL instead of dataDir; undefined when unset. */
+  databaseUrl: string | undefined
+  /** PostgreSQL schema, pool size and timeouts (used with databaseUrl). */
+  database: DatabaseSettings
   fsync: boolean
   maxFrameBytes: number
   maxBodyBytes: number
@@ -28,6 +32,13 @@ export interface ServeConfig {
   corsOrigins: string[]
 }
 
+export interface DatabaseSettings {
+  schema: string
+  poolSize: number
+  connectTimeoutMs: number
+  statementTimeoutMs: number
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -40,6 +51,11 @@ export const SETTINGS = {
   host: { flag: '--host', env: 'HOST', default: '127.0.0.1', help: 'interface to listen on (0.0.0.0 for all)' },
   data: { flag: '--data', env: 'DATA_DIR', default: './data', help: 'LevelDB data directory' },
   fsync: { flag: '--fsync', env: 'FSYNC', default: 'false', help: 'fsync every write batch (power-loss safe)' },
+  'database-url': { flag: '--database-url', env: 'DATABASE_URL', default: '', help: 'postgres:// URL: store documents in PostgreSQL (servers may share it) instead of --data' },
+  'database-schema': { flag: '--database-schema', env: 'DATABASE_SCHEMA', default: 'public', help: 'PostgreSQL schema for Quire\'s tables (created if missing)' },
+  'database-pool-size': { flag: '--database-pool-size', env: 'DATABASE_POOL_SIZE', default: '10', help: 'PostgreSQL connections per server' },
+  'database-connect-timeout-ms': { flag: '--database-connect-timeout-ms', env: 'DATABASE_CONNECT_TIMEOUT_MS', default: '5000', help: 'give up connecting to PostgreSQL after this long' },
+  'database-statement-timeout-ms': { flag: '--database-statement-timeout-ms', env: 'DATABASE_STATEMENT_TIMEOUT_MS', default: '30000', help: 'cancel a PostgreSQL statement after this long (0: never)' },
   'max-frame-bytes': { flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: String(16 * 1024 * 1024), help: 'largest WebSocket frame; larger closes with 1009' },
   'max-body-bytes': { flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', default: String(16 * 1024 * 1024), help: 'largest REST request body; larger gets 413' },
   'compact-after-updates': { flag: '--compact-after-updates', env: 'COMPACT_AFTER_UPDATES', default: '1000', help: 'compact a document once its log holds this many updates' },
@@ -136,10 +152,31 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     return list
   }
 
+  /** The URL may hold a password: a bad one is described, never echoed. */
+  const databaseUrl = (): string | undefined => {
+    const value = raw('database-url').trim()
+    if (value === '') return undefined
+    let url: URL | undefined
+    try {
+      url = new URL(value)
+    } catch {}
+    if (!url || !['postgres:', 'postgresql:'].includes(url.protocol)) {
+      throw new ConfigError(`${source('database-url')}: not a postgres:// or postgresql:// URL`)
+    }
+    return value
+  }
+
   return {
     port: integer('port', 0, 65535),
     host: text('host', (v) => /^[\w.:\-[\]%]+$/.test(v), 'a host name or IP address'),
     dataDir: text('data', (v) => v.length > 0, 'a directory path'),
+    databaseUrl: databaseUrl(),
+    database: {
+      schema: text('database-schema', (v) => v.length > 0 && Buffer.byteLength(v) <= 63 && !/\p{Cc}/u.test(v), 'a schema name (1 to 63 bytes)'),
+      poolSize: integer('database-pool-size', 1, 10_000),
+      connectTimeoutMs: integer('database-connect-timeout-ms', 1, 2 ** 31 - 1),
+      statementTimeoutMs: integer('database-statement-timeout-ms', 0, 2 ** 31 - 1),
+    },
     fsync: boolean('fsync'),
     maxFrameBytes: integer('max-frame-bytes', 1024, 2 ** 31 - 1),
     maxBodyBytes: integer('max-body-bytes', 1024, 2 ** 31 - 1),

@@ -1,6 +1,8 @@
 export { createServer, quire, DEFAULT_MAX_FRAME_BYTES } from './server.js'
-export type { QuireOptions, QuireContext, CreateServerOptions } from './server.js'
+export type { QuireOptions, QuireContext, CreateServerOptions, DatabaseOptions } from './server.js'
 export { LevelDocStore, type LevelStoreOptions } from './storage/leveldb.js'
+export { PostgresDocStore, type PostgresStoreOptions } from './storage/postgres.js'
+export { SchemaTooNewError } from './storage/postgres-schema.js'
 export { DataDirInUseError } from './storage/doc-store.js'
 export type {
   DocStore,

@@ -21,9 +21,29 @@ import { SocketGuard } from './limits/socket-guard.js'
 import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './http/rate-limit.js'
 import { authHooks } from './http/auth-hooks.js'
 
+/** Connection settings of the PostgreSQL store; unset ones keep their defaults. */
+export interface DatabaseOptions {
+  /** Schema holding Quire's tables, created if missing. Default `public`. */
+  schema?: string
+  /** Most connections per server. Default 10. */
+  poolSize?: number
+  /** Give up connecting after this long. Default 5000 ms. */
+  connectTimeoutMs?: number
+  /** Cancel a statement running longer than this. Default 30000 ms; 0 = never. */
+  statementTimeoutMs?: number
+  /** Close a connection idle this long. Default 30000 ms. */
+  idleTimeoutMs?: number
+  /** How often `/readyz` re-checks that the database answers. Default 5000 ms. */
+  healthCheckIntervalMs?: number
+}
+
 export interface QuireOptions {
-  /** LevelDB directory, used when no `store` is given. Default `./data`. */
+  /** LevelDB directory, used when neither `store` nor `databaseUrl` is given. Default `./data`. */
   dataDir?: string
+  /** `postgres://` URL: store documents in PostgreSQL (several servers may share it) instead of LevelDB. */
+  databaseUrl?: string
+  /** PostgreSQL pool, timeouts and schema, with `databaseUrl`. */
+  database?: DatabaseOptions
   /** Bring your own storage; Quire then leaves opening and closing it to you. */
   store?: DocStore
   /** fsync every write batch. Default false: a process crash loses nothing, a power cut may. */
@@ -82,14 +102,7 @@ export const quire = fp<QuireOptions>(
   async (app, options) => {
     // First, before the store is opened: a malformed entry must stop start-up, not leave a server open to every site.
     const origins = parseAllowedOrigins([...(options.allowedOrigins ?? [DEFAULT_ALLOWED_ORIGINS]), ...(options.corsOrigins ?? [])])
-    const rawStore =
-      options.store ??
-      (await LevelDocStore.open(options.dataDir ?? './data', {
-        fsync: options.fsync,
-        compactAfterUpdates: options.compactAfterUpdates,
-        compactAfterBytes: options.compactAfterBytes,
-        log: app.log,
-      }))
+    const rawStore = options.store ?? (await openStore(options, app.log))
     const metrics: QuireMetrics = new QuireMetrics({ loadedRooms: () => registry.size })
     const store = instrumentStore(rawStore, metrics)
     const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits }
@@ -132,6 +145,17 @@ export const quire = fp<QuireOptions>(
   },
   { name: 'quire', fastify: '5.x' },
 )
+
+/** The store Quire opens itself: PostgreSQL with a `databaseUrl`, else LevelDB in `dataDir`. */
+async function openStore(options: QuireOptions, log: FastifyInstance['log']): Promise<DocStore> {
+  const compaction = { compactAfterUpdates: options.compactAfterUpdates, compactAfterBytes: options.compactAfterBytes }
+  if (options.databaseUrl) {
+    // Loaded only when used: the embedded default should not pay for pg at start-up.
+    const { PostgresDocStore } = await import('./storage/postgres.js')
+    return PostgresDocStore.open({ connectionString: options.databaseUrl, ...options.database, ...compaction, log })
+  }
+  return LevelDocStore.open(options.dataDir ?? './data', { fsync: options.fsync, ...compaction, log })
+}
 
 export type CreateServerOptions = QuireOptions & {
   /** Fastify's logger option (pino); off by default for library use. */

@@ -1,12 +1,13 @@
 /**
  * The connection pool of the PostgreSQL store, and whether the database can be reached.
  *
- * Every query goes through `query` or `transaction`, which record the outcome: a connection-level
- * failure (refused, reset, timed out, server shutting down) marks the database unreachable, any
- * successful query marks it reachable again. A periodic `SELECT 1` keeps the answer current when
- * no document is being written, so `/readyz` turns 503 within one interval of an outage and back
- * to 200 within one interval of the recovery. Errors are recorded, never swallowed: they still
- * reach the caller.
+ * Every query goes through `query` or `transaction`, which record the outcome: any successful
+ * query marks the database reachable; a connection-level failure (refused, reset, timed out,
+ * server shutting down) starts a health check at once, which marks it unreachable unless the
+ * server still answers on a connection of its own (a single dropped connection is not an
+ * outage). The same check runs periodically, so `/readyz` turns 503 within one interval of an
+ * outage even when nothing is written, and back to 200 within one interval of the recovery.
+ * Errors are recorded, never swallowed: they still reach the caller.
  */
 import pg, { type PoolClient, type QueryResult, type QueryResultRow } from 'pg'
 import { silentLogger, type Logger } from '../logger.js'
@@ -71,14 +72,15 @@ export class PostgresDatabase {
   private readonly timer: NodeJS.Timeout
   private checking: Promise<void> | null = null
 
+  /** Settings of every connection, pooled or not. */
+  private readonly clientConfig: pg.ClientConfig
+
   constructor(options: PostgresConnectionOptions) {
     const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs
     this.logger = options.log ?? silentLogger
-    this.pool = new pg.Pool({
+    this.clientConfig = {
       connectionString: options.connectionString,
-      max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
       connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
-      idleTimeoutMillis: options.idleTimeoutMs ?? POSTGRES_DEFAULTS.idleTimeoutMs,
       keepAlive: true,
       application_name: 'quire',
       types,
@@ -88,11 +90,25 @@ export class PostgresDatabase {
         // response) would otherwise hold the query, and the appends waiting on it, forever.
         query_timeout: statementTimeout + 1000,
       }),
+    }
+    this.pool = new pg.Pool({
+      ...this.clientConfig,
+      max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
+      idleTimeoutMillis: options.idleTimeoutMs ?? POSTGRES_DEFAULTS.idleTimeoutMs,
+      // The locking here relies on READ COMMITTED (each statement sees what committed before it
+      // started, updates re-read the latest row version), whatever default the server was given.
+      // pg-pool awaits this before handing the connection out; its types say void.
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises
+      onConnect: (client) => client.query(`SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED`),
     })
-    // An idle pooled connection that breaks is reported here; without a listener it would crash the process.
-    this.pool.on('error', (error) => this.setReachable(false, error))
+    // An idle pooled connection that breaks is reported here (without a listener it would crash the
+    // process). The server may be gone, or only that connection (an idle timeout, a proxy): ask now.
+    this.pool.on('error', (error) => {
+      if (this.started) this.logger.warn({ err: error }, 'PostgreSQL connection lost')
+      this.check(false)
+    })
     const interval = options.healthCheckIntervalMs ?? POSTGRES_DEFAULTS.healthCheckIntervalMs
-    this.timer = setInterval(() => this.check(), interval)
+    this.timer = setInterval(() => this.check(true), interval)
     this.timer.unref()
   }
 
@@ -111,7 +127,7 @@ export class PostgresDatabase {
   }
 
   /**
-   * Runs `work` in one transaction (READ COMMITTED) on one connection and commits it. On any
+   * Runs `work` in one READ COMMITTED transaction on one connection and commits it. On any
    * failure the connection is discarded rather than rolled back: the server rolls back a
    * transaction whose connection ends, and a broken connection could not roll back anyway.
    */
@@ -122,7 +138,7 @@ export class PostgresDatabase {
     let lost: Error | undefined
     const onError = (error: Error) => {
       lost ??= error
-      this.setReachable(false, error)
+      this.check(false)
     }
     client.on('error', onError)
     const query: Query = (text, values) => {
@@ -130,7 +146,7 @@ export class PostgresDatabase {
       return this.track(client.query(text, values))
     }
     try {
-      await query('BEGIN')
+      await query('BEGIN ISOLATION LEVEL READ COMMITTED')
       const result = await work(query)
       await query('COMMIT')
       client.off('error', onError)
@@ -157,7 +173,9 @@ export class PostgresDatabase {
       this.setReachable(true)
       return result
     } catch (error) {
-      if (isConnectionError(error)) this.setReachable(false, error)
+      // One connection failing may be that connection alone (dropped by an idle timeout or a
+      // proxy): the health check decides whether the database is reachable.
+      if (isConnectionError(error)) this.check(false)
       throw error
     }
   }
@@ -171,22 +189,39 @@ export class PostgresDatabase {
     else this.logger.error({ err: error }, 'PostgreSQL unreachable; /readyz answers 503 until it is back')
   }
 
-  private check(): void {
-    // A check still unanswered after a whole interval: the database is not answering in time.
-    if (this.checking) {
-      this.setReachable(false, new Error('health check unanswered for a whole interval'))
+  private check(timer: boolean): void {
+    if (this.checking || this.closed) {
+      // A check still unanswered after a whole interval: the database is not answering in time.
+      if (timer && this.checking) this.setReachable(false, new Error('health check unanswered for a whole interval'))
       return
     }
-    // A failure is recorded by `query` (and logged when it changes the state); nobody else awaits it.
-    this.checking = this.query('SELECT 1')
+    // The outcome is recorded (and logged when it changes the state); nobody else awaits it.
+    this.checking = this.probe()
       .then(
-        () => {},
-        (error: unknown) => {
-          if (!isConnectionError(error)) this.logger.warn({ err: error }, 'PostgreSQL health check failed')
-        },
+        () => this.setReachable(true),
+        (error: unknown) => this.setReachable(false, error),
       )
       .finally(() => {
         this.checking = null
       })
+  }
+
+  /** Resolves if the database answers. */
+  private async probe(): Promise<void> {
+    try {
+      await this.pool.query('SELECT 1')
+    } catch (error) {
+      if (!isConnectionError(error) || this.closed) throw error
+      // The pooled connection may have been the only thing lost, and its siblings with it (a
+      // server-side idle timeout): a connection of its own tells whether the server is there.
+      const client = new pg.Client(this.clientConfig)
+      client.on('error', () => {}) // a failure surfaces through connect/query below
+      try {
+        await client.connect()
+        await client.query('SELECT 1')
+      } finally {
+        await client.end().catch(() => {})
+      }
+    }
   }
 }

@@ -8,16 +8,16 @@
  * write assigns none (there are no holes). Appends are group-committed: those of one event-loop
  * turn, across documents, are one statement.
  *
- * Compaction is safe with several writers: under a per-document advisory lock it merges the
- * stored base with the stored log up to the snapshot's seq and replaces exactly those rows. A
- * room's snapshot only says how far to go: it may lack updates other instances appended in
- * between, so its state is never written in place of theirs.
+ * Compaction is safe with several writers (postgres-compaction.ts): under a per-document advisory
+ * lock it merges the stored base with the stored log up to the snapshot's seq and replaces exactly
+ * those rows. A room's snapshot only says how far to go: it may lack updates other instances
+ * appended in between, so its state is never written in place of theirs.
  */
-import * as Y from 'yjs'
 import { GroupCommit } from './group-commit.js'
-import { PostgresDatabase, type PostgresConnectionOptions, type Query } from './postgres-db.js'
+import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-db.js'
 import { appendStatements, MAX_PARAMETERS, type BumpedRow, type PendingAppend } from './postgres-append.js'
-import { DOC_LOCK_CLASS, migrate, tablesIn, type Tables } from './postgres-schema.js'
+import { compactDocument, lockDocument } from './postgres-compaction.js'
+import { migrate, tablesIn, type Tables } from './postgres-schema.js'
 import { PostgresVersions, bytesOf, epochMs } from './postgres-versions.js'
 import type { AppendResult, DocInfo, DocStore, ListOptions, LoadedDoc, LogEntry, Snapshot } from './doc-store.js'
 
@@ -71,6 +71,8 @@ export class PostgresDocStore implements DocStore {
   private readonly t: Tables
   private readonly writer: GroupCommit<PendingAppend>
   private readonly compactions = new Map<string, Promise<void>>()
+  /** Deletes in progress on this instance; appends to the same document wait for them. */
+  private readonly deletions = new Map<string, Promise<void>>()
   private readonly compactAfterUpdates: number
   private readonly compactAfterBytes: number
 
@@ -121,7 +123,14 @@ export class PostgresDocStore implements DocStore {
     return { updates, seq: head.seq }
   }
 
-  async append(name: string, update: Uint8Array): Promise<AppendResult> {
+  append(name: string, update: Uint8Array): Promise<AppendResult> {
+    // An append made while this instance deletes the document waits, then starts the new
+    // document; those made before the delete are part of what it deletes.
+    const deleting = this.deletions.get(name)
+    return deleting ? deleting.then(() => this.appendNow(name, update)) : this.appendNow(name, update)
+  }
+
+  private async appendNow(name: string, update: Uint8Array): Promise<AppendResult> {
     const pending: PendingAppend = { name, update, seq: 0, logUpdates: 0, logBytes: 0 }
     await this.writer.add([pending])
     return {
@@ -156,64 +165,13 @@ export class PostgresDocStore implements DocStore {
     // One compaction per document at a time on this instance (the advisory lock serialises
     // instances); waiting here rather than on the lock keeps pool connections free.
     const previous = this.compactions.get(name) ?? Promise.resolve()
-    const next = previous.then(() => this.compactNow(name, snapshot?.seq))
+    const next = previous.then(() => compactDocument(this.db, this.t, name, snapshot?.seq))
     const settled = next.catch(() => {})
     this.compactions.set(name, settled)
     void settled.then(() => {
       if (this.compactions.get(name) === settled) this.compactions.delete(name)
     })
     return next
-  }
-
-  /**
-   * Folds the log up to `upTo` (default: all of it) into the base. Only what is stored is merged,
-   * so the new base contains every row it replaces, whichever instance wrote it; rows above
-   * `upTo`, and rows appended meanwhile (they get higher seqs), stay in the log.
-   */
-  private async compactNow(name: string, upTo: number | undefined): Promise<void> {
-    // Without the lock first: nothing to fold (an unload right after a compaction, a room that only
-    // read) costs one small query and no base transfer. A stale answer can only skip, which is safe.
-    const { rows: [doc] } = await this.db.query<{ seq: number; base_seq: number }>(
-      `SELECT seq, base_seq FROM ${this.t.docs} WHERE name = $1`,
-      [name],
-    )
-    if (!doc || Math.min(doc.seq, upTo ?? doc.seq) <= doc.base_seq) return
-    await this.db.transaction(async (query) => {
-      await this.lockDocument(query, name)
-      // After the lock, so this snapshot sees whatever the previous holder committed. Every seq up
-      // to the document's seq is committed (each writer waits for the previous one on the row), so
-      // nothing can still arrive below it.
-      const { rows } = await query<{ part: number; seq: number; base_seq: number; data: Uint8Array | null }>(
-        `SELECT 0 AS part, d.seq, d.base_seq, b.state AS data
-           FROM ${this.t.docs} d LEFT JOIN ${this.t.bases} b ON b.name = d.name WHERE d.name = $1
-         UNION ALL
-         SELECT 1, l.seq, 0, l.update
-           FROM ${this.t.docs} d JOIN ${this.t.log} l ON l.name = d.name
-          WHERE d.name = $1 AND l.seq > d.base_seq AND l.seq <= least(d.seq, coalesce($2, d.seq))
-         ORDER BY part, seq`,
-        [name, upTo ?? null],
-      )
-      const head = rows[0]
-      if (!head || head.part !== 0) return // not stored (never, or deleted meanwhile)
-      const top = Math.min(head.seq, upTo ?? head.seq)
-      if (top <= head.base_seq) return // nothing new to fold
-      const state = merge(rows.flatMap((row) => (row.data ? [row.data] : [])))
-      await query(
-        `WITH base AS (
-           INSERT INTO ${this.t.bases} (name, state) VALUES ($1, $2)
-           ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state
-         ), gone AS (
-           DELETE FROM ${this.t.log} WHERE name = $1 AND seq > $3 AND seq <= $4 RETURNING octet_length(update) AS bytes
-         )
-         UPDATE ${this.t.docs} SET
-           base_seq = $4,
-           base_bytes = $5,
-           log_updates = log_updates - (SELECT count(*) FROM gone),
-           log_bytes = log_bytes - (SELECT coalesce(sum(bytes), 0) FROM gone)
-         WHERE name = $1`,
-        [name, state, head.base_seq, top, state.byteLength],
-      )
-    })
   }
 
   async info(name: string): Promise<DocInfo | null> {
@@ -237,12 +195,24 @@ export class PostgresDocStore implements DocStore {
     return rows.map(infoOf)
   }
 
-  async delete(name: string): Promise<boolean> {
-    // The caller has stopped writing; let what it wrote, and its compactions, settle first.
+  delete(name: string): Promise<boolean> {
+    const deleting = (this.deletions.get(name) ?? Promise.resolve()).then(() => this.deleteNow(name))
+    const gate = deleting.then(
+      () => {},
+      () => {},
+    )
+    this.deletions.set(name, gate)
+    void gate.then(() => this.deletions.get(name) === gate && this.deletions.delete(name))
+    return deleting
+  }
+
+  private async deleteNow(name: string): Promise<boolean> {
+    // Appends made before the delete are queued in the writer (appends after it wait above): let
+    // them commit, and this instance's compactions finish, then delete what they wrote.
     await this.compactions.get(name)
     await this.settled()
     return this.db.transaction(async (query) => {
-      await this.lockDocument(query, name)
+      await lockDocument(query, name)
       // Locking the row first makes writers elsewhere wait, and the statement after it (a new
       // snapshot) then sees every log row they committed before: none is left behind.
       const { rows } = await query<{ seq: number }>(`SELECT seq FROM ${this.t.docs} WHERE name = $1 FOR UPDATE`, [name])
@@ -271,11 +241,6 @@ export class PostgresDocStore implements DocStore {
     await this.db.close()
   }
 
-  /** Serialises compactions and deletes of one document across instances, until the transaction ends. */
-  private async lockDocument(query: Query, name: string): Promise<void> {
-    await query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [DOC_LOCK_CLASS, name])
-  }
-
   /** Writes one batch: a single statement, or several in one transaction when it is very large. */
   private async commit(appends: PendingAppend[], maxParameters: number): Promise<void> {
     const statements = appendStatements(this.t, appends, maxParameters)
@@ -292,18 +257,5 @@ export class PostgresDocStore implements DocStore {
   /** Waits until this instance's appends queued so far are settled; their failure is reported to them. */
   private settled(): Promise<void> {
     return this.writer.barrier().catch(() => {})
-  }
-}
-
-/** The stored base and log entries merged into one state, garbage-collected like a live document's. */
-function merge(updates: Uint8Array[]): Uint8Array {
-  const doc = new Y.Doc()
-  try {
-    doc.transact(() => {
-      for (const update of updates) Y.applyUpdate(doc, update)
-    })
-    return Y.encodeStateAsUpdate(doc)
-  } finally {
-    doc.destroy()
   }
 }
