@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** `quire serve`: run the server from flags and environment variables until SIGTERM/SIGINT. */
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
 import { createServer } from './server.js'
 import { ConfigError, SETTINGS, parseServeConfig } from './config.js'
 import { DataDirInUseError } from './storage/doc-store.js'
@@ -13,12 +15,22 @@ const USAGE = [
   ...USAGE_ROWS.map((row) => '  ' + row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')),
 ].join('\n')
 
+/** The package version, from the package.json next to dist/. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
 function fail(message: string, code: number): never {
   process.stderr.write(`quire: ${message}\n`)
   process.exit(code)
 }
 
 async function serve(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE + '\n')
+    process.exit(0)
+  }
   let config
   try {
     config = parseServeConfig(argv)
@@ -72,13 +84,25 @@ async function serve(argv: string[]): Promise<void> {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is already in use`, 1)
     if (code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.host}: address not available`, 1)
+    if (code === 'EEXIST' || code === 'ENOTDIR') fail(`data dir ${config.dataDir} is not a directory`, 1)
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') fail(`cannot listen on ${config.host}: unknown host`, 1)
     fail(`cannot start: ${(error as Error).message}`, 1)
   }
+  app.log.info({}, welcome(app.server.address() as AddressInfo, Boolean(config.security.tls)))
+}
+
+/** Where to go once the server listens: the first thing a new user needs. */
+function welcome(address: AddressInfo, tls: boolean): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const http = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`
+  return `Quire is ready: demo editor ${http}/ · dashboard ${http}/admin · REST API docs ${http}/docs · editors connect to ${http.replace(/^http/, 'ws')}/<document>`
 }
 
 const [command, ...rest] = process.argv.slice(2)
 if (command === 'serve') {
   await serve(rest)
+} else if (command === '--version' || command === '-v' || command === 'version') {
+  process.stdout.write(`quire ${version()}\n`)
 } else if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
   process.stdout.write(USAGE + '\n')
   process.exit(command === undefined ? 2 : 0)

@@ -82,11 +82,32 @@ export const SETTINGS = {
 
 type SettingName = keyof typeof SETTINGS
 
+/**
+ * `--port -1` reads as a flag `-1` to parseArgs, which then calls `--port` "ambiguous". A value
+ * that starts with a dash but is not one of our flags is attached (`--port=-1`), so it reaches
+ * the validation below and gets the usual one-line reason.
+ */
+function attachDashValues(argv: string[]): string[] {
+  const flags = new Set(Object.values(SETTINGS).map((s) => s.flag as string))
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const next = argv[i + 1]
+    if (flags.has(arg) && arg !== '--fsync' && next !== undefined && next.startsWith('-') && !flags.has(next.split('=')[0]!)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
+}
+
 export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
   let values: Record<string, string | boolean | undefined>
   try {
     ;({ values } = parseArgs({
-      args: argv,
+      args: attachDashValues(argv),
       strict: true,
       allowPositionals: false,
       options: Object.fromEntries(
@@ -182,7 +203,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     maxBodyBytes: integer('max-body-bytes', 1024, 2 ** 31 - 1),
     compactAfterUpdates: integer('compact-after-updates', 1, 2 ** 31 - 1),
     compactAfterBytes: integer('compact-after-bytes', 1024, 2 ** 40),
-    logLevel: text('log-level', (v) => LOG_LEVELS.includes(v), `one of ${LOG_LEVELS.join(', ')}`),
+    logLevel: text('log-level', (v) => LOG_LEVELS.includes(v.toLowerCase()), `one of ${LOG_LEVELS.join(', ')}`).toLowerCase(),
     security: parseSecuritySettings(raw, (name, message) => {
       // Secrets and PEM text are never echoed into the error.
       throw new ConfigError(`${source(name)}: ${message}`)

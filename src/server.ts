@@ -13,7 +13,7 @@ import { opsRoutes } from './http/ops-routes.js'
 import { uiRoutes } from './http/ui-routes.js'
 import { DEFAULT_MAX_BODY_BYTES, restApi } from './http/rest.js'
 import { MAX_DOCUMENT_NAME_BYTES } from './protocol/document-name.js'
-import { setupAuth, type AuthOptions } from './auth/setup.js'
+import { AUTH_OFF_WARNING, setupAuth, type AuthOptions } from './auth/setup.js'
 import { redactingLogger } from './auth/redact.js'
 import { DEFAULT_ALLOWED_ORIGINS, corsOriginsOf, originCheck, parseAllowedOrigins } from './auth/origins.js'
 import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
@@ -117,7 +117,9 @@ export const quire = fp<QuireOptions>(
       metrics,
     )
     const basePath = options.basePath ?? '/'
-    const auth = setupAuth(options.auth, metrics.registry, app.log)
+    const auth = setupAuth(options.auth, metrics.registry)
+    // Once listening: a server that fails to start (a bad host, a taken port) has nobody to warn.
+    if (!auth.authenticator.enabled) app.addHook('onListen', async () => app.log.warn({}, AUTH_OFF_WARNING))
     const originAllowed = originCheck(origins, { authEnabled: auth.authenticator.enabled })
     const guards = authHooks(auth)
     attachWebSocket(app, registry, {

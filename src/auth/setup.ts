@@ -4,7 +4,6 @@
  * no routes and imports nothing from http/.
  */
 import type { Registry } from 'prom-client'
-import type { Logger } from '../logger.js'
 import { Authenticator, type AuthOptions } from './authenticator.js'
 import { authMetrics, type AuthMetrics } from './auth-metrics.js'
 import type { ConnectionAuth } from './websocket-auth.js'
@@ -19,13 +18,13 @@ export interface AuthSetup {
   metrics?: AuthMetrics
 }
 
+export const AUTH_OFF_WARNING =
+  'AUTHENTICATION IS OFF: anyone who can reach this server may read, write and delete every document. Set --auth-secret, --auth-public-key or --auth-jwks-url (and --auth required) before exposing it.'
+
 /** Throws when the options are contradictory (two key sources, `required` without a key, an http JWKS URL). */
-export function setupAuth(options: AuthOptions | undefined, registry: Registry, log: Logger): AuthSetup {
+export function setupAuth(options: AuthOptions | undefined, registry: Registry): AuthSetup {
   const authenticator = new Authenticator(options)
-  if (!authenticator.enabled) {
-    log.warn({}, 'AUTHENTICATION IS OFF: anyone who can reach this server may read, write and delete every document. Set --auth-secret, --auth-public-key or --auth-jwks-url (and --auth required) before exposing it.')
-    return { authenticator }
-  }
+  if (!authenticator.enabled) return { authenticator }
   const metrics = authMetrics(registry)
   return { authenticator, metrics, connection: { authenticator, metrics } }
 }
