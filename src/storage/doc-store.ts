@@ -121,8 +121,15 @@ export interface StoredVersion {
 
 /** Raised when another process holds the data directory. */
 export class DataDirInUseError extends Error {
-  constructor(readonly dataDir: string) {
-    super(`data dir ${dataDir} is in use by another process`)
+  constructor(
+    readonly dataDir: string,
+    readonly holder: 'this process' | 'another process' = 'another process',
+  ) {
+    super(
+      holder === 'this process'
+        ? `data dir ${dataDir} is already open in this process: give each server its own dataDir, or share one store with the \`store\` option`
+        : `data dir ${dataDir} is in use by another process`,
+    )
     this.name = 'DataDirInUseError'
   }
 }

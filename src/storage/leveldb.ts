@@ -24,6 +24,7 @@
  *     and null (load instead) otherwise.
  */
 import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import * as Y from 'yjs'
 import { Level } from 'level'
 import { GroupCommit } from './group-commit.js'
@@ -56,6 +57,9 @@ export interface LevelStoreOptions {
   /** Where background failures (space reclamation) are reported. */
   log?: Logger
 }
+
+/** Data directories (resolved) that a store of this process has open. */
+const openInThisProcess = new Set<string>()
 
 /** A compaction's changes to its document's meta, applied only when its batch commits. */
 interface PendingCompaction {
@@ -115,6 +119,7 @@ export class LevelDocStore implements DocStore {
   private constructor(
     private readonly db: Level<string, Bytes>,
     options: LevelStoreOptions,
+    private readonly path: string,
   ) {
     this.meta = db.sublevel('meta', { valueEncoding: 'json' }) as Sub<DocMeta>
     this.base = db.sublevel('base', { valueEncoding: 'view' }) as Sub<Bytes>
@@ -143,17 +148,21 @@ export class LevelDocStore implements DocStore {
 
   /** Opens (creating if needed) the database in `dir`. Fails with DataDirInUseError if another process has it. */
   static async open(dir: string, options: LevelStoreOptions = {}): Promise<LevelDocStore> {
+    // LevelDB's lock says "locked" whether this process or another holds it: tell them apart.
+    const path = resolve(dir)
+    if (openInThisProcess.has(path)) throw new DataDirInUseError(dir, 'this process')
     await mkdir(dir, { recursive: true })
     const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
     try {
       await db.open()
     } catch (error) {
       if ((error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') {
-        throw new DataDirInUseError(dir)
+        throw new DataDirInUseError(dir, openInThisProcess.has(path) ? 'this process' : 'another process')
       }
       throw error
     }
-    return new LevelDocStore(db, options)
+    openInThisProcess.add(path)
+    return new LevelDocStore(db, options, path)
   }
 
   async load(name: string): Promise<LoadedDoc> {
@@ -395,6 +404,7 @@ export class LevelDocStore implements DocStore {
     await Promise.all(this.reclaims)
     await this.writer.barrier().catch(() => {})
     await this.db.close()
+    openInThisProcess.delete(this.path)
   }
 
   private readMeta(name: string): Promise<DocMeta> {
