@@ -75,6 +75,13 @@ async function serve(argv: string[]): Promise<void> {
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+  // Under `npm start` or `npx quire` a shell sits between npm and this process, and it does not
+  // pass SIGTERM on: stopping npm (as a process manager does) would leave this process running,
+  // holding the port and the data dir. Notice the shell going away and shut down as if signalled.
+  if (process.env.npm_lifecycle_event !== undefined) {
+    const parent = process.ppid
+    setInterval(() => process.ppid !== parent && !stopping && stop('SIGTERM'), 250).unref()
+  }
   try {
     await app.listen({ port: config.port, host: config.host })
   } catch (error) {
