@@ -54,5 +54,7 @@ export async function registerOpenapi(app: FastifyInstance): Promise<void> {
 /** `/openapi.json` and the UI at `/docs`, relative to `app`'s prefix. */
 export async function serveOpenapi(app: FastifyInstance): Promise<void> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // Under a basePath the UI page at `<base>/docs` (no trailing slash) must name its assets with the
+  // base too, or the browser asks for `/docs/static/…` and gets nothing.
+  await app.register(swaggerUi, { routePrefix: '/docs', ...(app.prefix && { indexPrefix: app.prefix }) })
 }
