@@ -172,7 +172,7 @@ describe('awareness memory', () => {
     const growth = (await rssOf(child.child.pid!)) - rssBefore
     // Before the fix each frame kept ~150 MiB alive (750 MiB here) and took seconds of CPU.
     expect(growth).toBeLessThan(100 * 1024 * 1024)
-    expect(performance.now() - started).toBeLessThan(20_000)
+    expect(performance.now() - started).toBeLessThan(30_000) // decoding them all took ~45 s
     observer.awareness.setLocalState({ still: 'here' })
     await waitFor(async () => (await fetch(`http://127.0.0.1:${child.port}/healthz`)).ok, 'the server to answer')
   }, 60_000)
