@@ -138,7 +138,7 @@ export const quire = fp<QuireOptions>(
     if (options.rest !== false) {
       const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
       const rateLimit = { ...DEFAULT_REST_RATE_LIMIT, ...options.restRateLimit }
-      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins) })
+      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled })
     }
     app.addHook('onClose', async () => {
       await registry.close()

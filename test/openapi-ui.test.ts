@@ -37,3 +37,17 @@ describe('API docs page', () => {
     await page.close()
   })
 })
+
+describe('OpenAPI security', () => {
+  const spec = async (server: { port: number }) =>
+    (await (await fetch(`http://127.0.0.1:${server.port}/openapi.json`)).json()) as { security?: unknown; components?: { securitySchemes?: unknown } }
+
+  it('declares the bearer scheme only when authentication is on (no locks on an open server)', async () => {
+    const open = await spec(await startServer())
+    expect(open.security).toBeUndefined()
+    expect(open.components?.securitySchemes).toBeUndefined()
+    const secured = await spec(await startServer({ auth: { secret: 'a-test-secret-that-is-at-least-32-bytes-long' } }))
+    expect(secured.security).toEqual([{ bearerAuth: [] }])
+    expect(secured.components?.securitySchemes).toHaveProperty('bearerAuth')
+  })
+})

@@ -20,8 +20,11 @@ declare module 'fastify' {
 /** package.json, from src/http (tests) and dist/http (installed) alike. */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
-/** Registers the generator. Call before the routes it documents are added. */
-export async function registerOpenapi(app: FastifyInstance): Promise<void> {
+/**
+ * Registers the generator. Call before the routes it documents are added. The bearer scheme is
+ * documented only when authentication is on: without it the UI would show a lock on every route.
+ */
+export async function registerOpenapi(app: FastifyInstance, { authEnabled = true } = {}): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -30,13 +33,14 @@ export async function registerOpenapi(app: FastifyInstance): Promise<void> {
         version,
         description: 'Read, export, edit and version the documents Quire syncs over WebSocket. A document name is one URL-encoded path segment (`team-a%2Fspec`); the same name reaches the same document over both interfaces. Errors are JSON `{statusCode, error, message}`.',
       },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Required when authentication is on (see docs/auth.md)' },
+      ...(authEnabled && {
+        components: {
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT from your backend (see docs/auth.md)' },
+          },
         },
-      },
-      // Either a bearer token, or nothing when the server runs without authentication.
-      security: [{ bearerAuth: [] }, {}],
+        security: [{ bearerAuth: [] }],
+      }),
       tags: [
         { name: 'documents', description: 'Documents: list, metadata, export, edit, delete' },
         { name: 'versions', description: 'Named versions of a document' },

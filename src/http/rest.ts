@@ -19,6 +19,8 @@ import { originHook, preflightedWrites } from './cross-site.js'
 import type { OriginCheck } from '../auth/origins.js'
 
 export interface RestOptions {
+  /** Authentication is on: the OpenAPI document declares the bearer scheme. */
+  authEnabled?: boolean
   registry: RoomRegistry
   store: DocStore
   /** Largest accepted request body (POST update); larger ones get 413. */
@@ -39,7 +41,7 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 export const restApi: FastifyPluginAsync<RestOptions> = async (app, options) => {
   // An app that registered @fastify/swagger itself gets these routes in its own document.
   const openapi = !app.hasDecorator('swagger')
-  if (openapi) await registerOpenapi(app)
+  if (openapi) await registerOpenapi(app, { authEnabled: options.authEnabled ?? false })
   else app.log.info('@fastify/swagger already registered: Quire does not serve /openapi.json and /docs')
   for (const schema of sharedSchemas) app.addSchema(schema)
   app.setErrorHandler(handleError)
