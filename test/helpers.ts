@@ -8,7 +8,7 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import type { FastifyInstance } from 'fastify'
-import { createServer, type CreateServerOptions } from '../src/index.js'
+import { createServer, type CreateServerOptions, type DocStore } from '../src/index.js'
 
 const cleanups: Array<() => Promise<void>> = []
 
@@ -135,4 +135,21 @@ export async function pausedSocket(port: number, path: string): Promise<Socket> 
   await new Promise<void>((resolve) => socket.once('data', () => resolve())) // 101 Switching Protocols
   socket.pause()
   return socket
+}
+
+/** A DocStore passing every call to `inner` except those in `overrides` (fault injection, counting, holding). */
+export function delegatingStore(inner: DocStore, overrides: Partial<DocStore> = {}): DocStore {
+  return {
+    load: (name) => inner.load(name),
+    append: (name, update) => inner.append(name, update),
+    readSince: (name, seq) => inner.readSince(name, seq),
+    compact: (name, snapshot) => inner.compact(name, snapshot),
+    info: (name) => inner.info(name),
+    list: (options) => inner.list(options),
+    delete: (name) => inner.delete(name),
+    versions: inner.versions,
+    release: (name) => inner.release(name),
+    close: () => inner.close(),
+    ...overrides,
+  }
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { LevelDocStore, type DocStore } from '../src/index.js'
-import { cleanup, connect, rawClient, startServer, synced, tempDir, waitFor } from './helpers.js'
+import { LevelDocStore } from '../src/index.js'
+import { cleanup, connect, delegatingStore, rawClient, startServer, synced, tempDir, waitFor } from './helpers.js'
 
 afterEach(cleanup)
 
@@ -9,7 +9,7 @@ afterEach(cleanup)
 async function instrumentedStore() {
   const inner = await LevelDocStore.open(await tempDir())
   const stats = { loads: 0, failing: new Set<string>(), failAppends: false }
-  const store: DocStore = {
+  const store = delegatingStore(inner, {
     load: async (name) => {
       stats.loads++
       if (stats.failing.has(name)) throw new Error('disk on fire')
@@ -19,15 +19,7 @@ async function instrumentedStore() {
       if (stats.failAppends) throw new Error('disk full')
       return inner.append(name, update)
     },
-    readSince: (name, seq) => inner.readSince(name, seq),
-    compact: (name, snapshot) => inner.compact(name, snapshot),
-    info: (name) => inner.info(name),
-    list: (options) => inner.list(options),
-    delete: (name) => inner.delete(name),
-    versions: inner.versions,
-    release: (name) => inner.release(name),
-    close: () => inner.close(),
-  }
+  })
   return { store, stats, close: () => inner.close() }
 }
 

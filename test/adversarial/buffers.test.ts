@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import * as Y from 'yjs'
 import { exportJWK, generateKeyPair } from 'jose'
-import { cleanup, connect, rawClient, startServer, synced, tempDir, waitFor } from '../helpers.js'
-import { LevelDocStore, type DocStore } from '../../src/index.js'
+import { cleanup, connect, delegatingStore, rawClient, startServer, synced, tempDir, waitFor } from '../helpers.js'
+import { LevelDocStore } from '../../src/index.js'
 import { framesOf, sign, closeClients } from '../auth-helpers.js'
 import { metric } from '../metrics-helpers.js'
 import { syncFrame } from './frames.js'
@@ -56,21 +56,12 @@ describe('sync answers waiting for durability', () => {
     const inner = await LevelDocStore.open(await tempDir())
     let release: () => void = () => {}
     let gate: Promise<void> | null = null
-    const store: DocStore = {
-      load: (name) => inner.load(name),
+    const store = delegatingStore(inner, {
       append: async (name, update) => {
         if (gate) await gate
         return inner.append(name, update)
       },
-      readSince: (name, seq) => inner.readSince(name, seq),
-      compact: (name, snapshot) => inner.compact(name, snapshot),
-      info: (name) => inner.info(name),
-      list: (options) => inner.list(options),
-      delete: (name) => inner.delete(name),
-      versions: inner.versions,
-      release: (name) => inner.release(name),
-      close: () => inner.close(),
-    }
+    })
     const hold = () => {
       gate = new Promise<void>((resolve) => (release = resolve))
     }
