@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { createServer } from './server.js'
 import { ConfigError, SETTINGS, parseServeConfig } from './config.js'
 import { DataDirInUseError } from './storage/doc-store.js'
+import { migrateCommand } from './ops/migrate-cli.js'
 
 const USAGE_ROWS = Object.values(SETTINGS).map((s) => [s.flag + (s.flag === '--fsync' ? '' : ' <value>'), s.env, s.default, s.help])
 const widths = [0, 1, 2].map((column) => Math.max(...USAGE_ROWS.map((row) => row[column]!.length)))
@@ -13,6 +14,9 @@ const USAGE = [
   '',
   'Options (flag, environment variable, default):',
   ...USAGE_ROWS.map((row) => '  ' + row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')),
+  '',
+  'Other commands:',
+  '  quire migrate --from <dir|url> --to <dir|url>  copy all documents between LevelDB and PostgreSQL (quire migrate --help)',
 ].join('\n')
 
 /** The package version, from the package.json next to dist/. */
@@ -42,6 +46,9 @@ async function serve(argv: string[]): Promise<void> {
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
     database: config.database,
+    redisUrl: config.redisUrl,
+    redisPrefix: config.redisPrefix,
+    instanceId: config.instanceId,
     fsync: config.fsync,
     maxFrameBytes: config.maxFrameBytes,
     maxBodyBytes: config.maxBodyBytes,
@@ -108,6 +115,8 @@ function welcome(address: AddressInfo, tls: boolean): string {
 const [command, ...rest] = process.argv.slice(2)
 if (command === 'serve') {
   await serve(rest)
+} else if (command === 'migrate') {
+  process.exit(await migrateCommand(rest))
 } else if (command === '--version' || command === '-v' || command === 'version') {
   process.stdout.write(`quire ${version()}\n`)
 } else if (command === undefined || command === '--help' || command === '-h' || command === 'help') {

@@ -16,6 +16,11 @@ export interface ServeConfig {
   databaseUrl: string | undefined
   /** PostgreSQL schema, pool size and timeouts (used with databaseUrl). */
   database: DatabaseSettings
+  /** --redis-url: join the cluster on this Redis; undefined when unset. */
+  redisUrl: string | undefined
+  /** --instance-id; undefined = host name and pid. */
+  instanceId: string | undefined
+  redisPrefix: string
   fsync: boolean
   maxFrameBytes: number
   maxBodyBytes: number
@@ -56,6 +61,9 @@ export const SETTINGS = {
   'database-pool-size': { flag: '--database-pool-size', env: 'DATABASE_POOL_SIZE', default: '10', help: 'PostgreSQL connections per server' },
   'database-connect-timeout-ms': { flag: '--database-connect-timeout-ms', env: 'DATABASE_CONNECT_TIMEOUT_MS', default: '5000', help: 'give up connecting to PostgreSQL after this long' },
   'database-statement-timeout-ms': { flag: '--database-statement-timeout-ms', env: 'DATABASE_STATEMENT_TIMEOUT_MS', default: '30000', help: 'cancel a PostgreSQL statement after this long (0: never)' },
+  'redis-url': { flag: '--redis-url', env: 'REDIS_URL', default: '', help: 'redis:// URL: run as one of several instances sharing --database-url (docs/cluster.md)' },
+  'redis-prefix': { flag: '--redis-prefix', env: 'REDIS_PREFIX', default: 'quire:', help: 'prefix of the cluster\'s Redis channels and keys' },
+  'instance-id': { flag: '--instance-id', env: 'INSTANCE_ID', default: '', help: 'this instance\'s name in logs and the cluster (default: host name-pid)' },
   'max-frame-bytes': { flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: String(16 * 1024 * 1024), help: 'largest WebSocket frame; larger closes with 1009' },
   'max-body-bytes': { flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', default: String(16 * 1024 * 1024), help: 'largest REST request body; larger gets 413' },
   'compact-after-updates': { flag: '--compact-after-updates', env: 'COMPACT_AFTER_UPDATES', default: '1000', help: 'compact a document once its log holds this many updates' },
@@ -187,11 +195,26 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     return value
   }
 
-  return {
+  /** Like the database URL, never echoed: it may hold a password. */
+  const redisUrl = (): string | undefined => {
+    const value = raw('redis-url').trim()
+    if (value === '') return undefined
+    let url: URL | undefined
+    try {
+      url = new URL(value)
+    } catch {}
+    if (!url || !['redis:', 'rediss:'].includes(url.protocol)) throw new ConfigError(`${source('redis-url')}: not a redis:// or rediss:// URL`)
+    return value
+  }
+
+  const config = {
     port: integer('port', 0, 65535),
     host: text('host', (v) => /^[\w.:\-[\]%]+$/.test(v), 'a host name or IP address'),
     dataDir: text('data', (v) => v.length > 0, 'a directory path'),
     databaseUrl: databaseUrl(),
+    redisUrl: redisUrl(),
+    redisPrefix: text('redis-prefix', (v) => Buffer.byteLength(v) <= 200 && !/\p{Cc}/u.test(v), 'at most 200 bytes, no control characters'),
+    instanceId: text('instance-id', (v) => Buffer.byteLength(v) <= 200 && !/\p{Cc}/u.test(v), 'at most 200 bytes, no control characters') || undefined,
     database: {
       schema: text('database-schema', (v) => v.length > 0 && Buffer.byteLength(v) <= 63 && !/\p{Cc}/u.test(v), 'a schema name (1 to 63 bytes)'),
       poolSize: integer('database-pool-size', 1, 10_000),
@@ -228,4 +251,8 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     allowedOrigins: origins('allowed-origins'),
     corsOrigins: corsOrigins(),
   }
+  if (config.redisUrl && !config.databaseUrl) {
+    throw new ConfigError(`${source('redis-url')}: a cluster needs --database-url (DATABASE_URL): its instances share one store, and a LevelDB directory belongs to one process`)
+  }
+  return config
 }

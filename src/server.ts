@@ -20,6 +20,8 @@ import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
 import { SocketGuard } from './limits/socket-guard.js'
 import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './http/rate-limit.js'
 import { authHooks } from './http/auth-hooks.js'
+import type { ClusterTiming } from './cluster/cluster.js'
+import { startCluster, type RunningCluster } from './cluster/start.js'
 
 /** Connection settings of the PostgreSQL store; unset ones keep their defaults. */
 export interface DatabaseOptions {
@@ -46,6 +48,17 @@ export interface QuireOptions {
   database?: DatabaseOptions
   /** Bring your own storage; Quire then leaves opening and closing it to you. */
   store?: DocStore
+  /**
+   * `redis://` URL: run as one of several instances serving the same documents (docs/cluster.md).
+   * Needs a store every instance shares (`databaseUrl`, or your own `store`).
+   */
+  redisUrl?: string
+  /** Prefix of the cluster's Redis channels and keys. Default `quire:`. */
+  redisPrefix?: string
+  /** This instance's name in logs and on the bus. Default: host name and pid. */
+  instanceId?: string
+  /** Heartbeat, expiry and coalescing intervals of the cluster bus (docs/cluster.md). */
+  clusterTiming?: Partial<ClusterTiming>
   /** fsync every write batch. Default false: a process crash loses nothing, a power cut may. */
   fsync?: boolean
   /** Compact a document's log once it holds this many updates (default 1000)… */
@@ -87,6 +100,8 @@ export interface QuireContext {
   store: DocStore
   /** This server's Prometheus metrics (its own registry, not prom-client's global one). */
   metrics: QuireMetrics
+  /** Set when running as one of several instances (`redisUrl`). */
+  cluster?: RunningCluster
 }
 
 declare module 'fastify' {
@@ -102,6 +117,9 @@ export const quire = fp<QuireOptions>(
   async (app, options) => {
     // First, before the store is opened: a malformed entry must stop start-up, not leave a server open to every site.
     const origins = parseAllowedOrigins([...(options.allowedOrigins ?? [DEFAULT_ALLOWED_ORIGINS]), ...(options.corsOrigins ?? [])])
+    if (options.redisUrl && !options.store && !options.databaseUrl) {
+      throw new Error('redisUrl needs databaseUrl (or a shared store): cluster instances share one store, and a LevelDB directory belongs to one process')
+    }
     const rawStore = options.store ?? (await openStore(options, app.log))
     const metrics: QuireMetrics = new QuireMetrics({ loadedRooms: () => registry.size })
     const store = instrumentStore(rawStore, metrics)
@@ -131,17 +149,21 @@ export const quire = fp<QuireOptions>(
       guard: new SocketGuard(limits, metrics),
       originAllowed,
     })
-    app.decorate('quire', { registry, store, metrics })
+    const cluster = options.redisUrl
+      ? await startCluster({ url: options.redisUrl, prefix: options.redisPrefix, instanceId: options.instanceId, timing: options.clusterTiming }, registry, store, metrics.registry, app.log)
+      : undefined
+    app.decorate('quire', { registry, store, metrics, cluster })
     const prefix = basePath.replace(/\/+$/, '')
     if (options.operations !== false) await app.register(opsRoutes, { prefix, store, metrics })
     if (options.ui !== false) await app.register(uiRoutes, { prefix, registry, store, metrics, base: prefix + '/', adminGuard: guards.adminGuard, originAllowed })
     if (options.rest !== false) {
       const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
       const rateLimit = { ...DEFAULT_REST_RATE_LIMIT, ...options.restRateLimit }
-      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled })
+      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, rateLimitRedis: cluster && { redis: cluster.rateLimitStore, nameSpace: `${cluster.prefix}rate:` }, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled })
     }
     app.addHook('onClose', async () => {
       await registry.close()
+      await cluster?.close()
       if (!options.store) await store.close()
     })
   },

@@ -17,17 +17,25 @@ export interface RestRateLimit {
   windowMs: number
 }
 
+/** A Redis connection (ioredis) and key prefix for counts every instance shares. */
+export interface SharedRateLimitStore {
+  redis: unknown
+  nameSpace: string
+}
+
 export const DEFAULT_REST_RATE_LIMIT: RestRateLimit = { max: 1000, windowMs: 60_000 }
 
 /**
  * Registers the rate limit in `scope` (the REST plugin), so it counts only REST requests. The
  * refusal is thrown as an HttpError, so the REST error handler answers it in the usual JSON shape.
  */
-export async function registerRestRateLimit(scope: FastifyInstance, limit: RestRateLimit, metrics: LimitMetrics): Promise<void> {
+export async function registerRestRateLimit(scope: FastifyInstance, limit: RestRateLimit, metrics: LimitMetrics, shared?: SharedRateLimitStore): Promise<void> {
   if (limit.max <= 0) return
   await scope.register(rateLimit, {
     max: limit.max,
     timeWindow: limit.windowMs,
+    // With Redis unreachable the API stays up, limited by nothing rather than refusing everyone.
+    ...(shared && { redis: shared.redis, nameSpace: shared.nameSpace, skipOnError: true }),
     onExceeded: () => metrics.limitRejected('rest-rate'),
     errorResponseBuilder: (_request, context) =>
       new HttpError(429, `rate limit of ${context.max} requests per ${context.after} exceeded, retry later`),

@@ -12,7 +12,7 @@ import { handleError } from './errors.js'
 import { registerOpenapi, serveOpenapi } from './openapi.js'
 import { sharedSchemas } from './schemas.js'
 import { versionsRoutes } from './versions-routes.js'
-import { registerCors, registerRestRateLimit, type RestRateLimit } from './rate-limit.js'
+import { registerCors, registerRestRateLimit, type RestRateLimit, type SharedRateLimitStore } from './rate-limit.js'
 import type { LimitMetrics } from '../limits/limits.js'
 import { decoratePrincipal, type Guard } from './auth-hooks.js'
 import { originHook, preflightedWrites } from './cross-site.js'
@@ -27,6 +27,8 @@ export interface RestOptions {
   maxBodyBytes: number
   /** Per-IP request limit for these routes (http/rate-limit.ts); absent: unlimited. */
   rateLimit?: RestRateLimit
+  /** Count the rate limit in Redis, shared by every instance (cluster); absent: in this process. */
+  rateLimitRedis?: SharedRateLimitStore
   limitMetrics?: LimitMetrics
   /** Authentication and permissions for the /api routes (http/auth-hooks.ts). */
   guard?: Guard
@@ -50,7 +52,7 @@ export const restApi: FastifyPluginAsync<RestOptions> = async (app, options) => 
   // CORS comes next so that every later refusal (415, 429, 401, 403) is readable by a listed app.
   if (options.originAllowed) app.addHook('onRequest', originHook(options.originAllowed))
   await registerCors(app, options.corsOrigins ?? [])
-  if (options.rateLimit) await registerRestRateLimit(app, options.rateLimit, options.limitMetrics ?? { limitRejected() {} })
+  if (options.rateLimit) await registerRestRateLimit(app, options.rateLimit, options.limitMetrics ?? { limitRejected() {} }, options.rateLimitRedis)
   app.addHook('onRequest', preflightedWrites)
   await app.register(docsRoutes, { ...options, prefix: '/api' })
   await app.register(versionsRoutes, { ...options, prefix: '/api' })

@@ -96,6 +96,16 @@ export class Presence {
     return 2 * this.awareness.states.size + own + 64
   }
 
+  /** True while a peer of this room speaks for `id`. */
+  isOwned(id: number): boolean {
+    return this.owners.has(id)
+  }
+
+  /** Every id a peer of this room speaks for. */
+  ownedIds(): number[] {
+    return [...this.owners.keys()]
+  }
+
   /** Ids `peer` owns. */
   idsOf(peer: Peer): number[] {
     return [...(this.owned.get(peer) ?? [])]

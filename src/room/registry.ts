@@ -11,7 +11,8 @@ import * as Y from 'yjs'
 import type { DocStore } from '../storage/doc-store.js'
 import type { CloseErrorCode } from '../protocol/close-codes.js'
 import type { Logger, Peer } from './peer.js'
-import { Room, type RoomLimits, type RoomMetrics } from './room.js'
+import { Room, type RoomEvents, type RoomLimits, type RoomMetrics } from './room.js'
+import type { RoomObserver } from './events.js'
 import { LimitError } from '../limits/limits.js'
 
 export class ShuttingDownError extends Error {
@@ -31,8 +32,20 @@ export class RoomRegistry {
   /** Server-side holds per room: peers, but not connections. */
   private readonly holds = new WeakMap<Room, number>()
   private closed = false
+  private readonly observers: RoomObserver[] = []
   /** Storage loads performed, for tests and metrics. */
   loads = 0
+  /** What every room reports, passed on to the observers. */
+  private readonly roomEvents: RoomEvents = {
+    onEmpty: (room) => this.unload(room),
+    onFailure: (room) => this.forget(room),
+    onStored: (room, stored) => {
+      for (const o of this.observers) o.updateStored?.(room, stored)
+    },
+    onAwareness: (room, change) => {
+      for (const o of this.observers) o.awarenessChanged?.(room, change)
+    },
+  }
 
   constructor(
     private readonly store: DocStore,
@@ -41,6 +54,12 @@ export class RoomRegistry {
     private readonly limits: RoomLimits & { maxRooms?: number } = {},
     private readonly metrics?: RoomMetrics,
   ) {}
+
+  /** Adds an observer of every room's events (events.ts), for rooms loaded from now on and those loaded already. */
+  observe(observer: RoomObserver): void {
+    this.observers.push(observer)
+    for (const room of this.rooms.values()) observer.roomOpened?.(room)
+  }
 
   /** Number of rooms currently in memory. */
   get size(): number {
@@ -149,7 +168,23 @@ export class RoomRegistry {
     )
     this.unloading.set(name, done)
     void done.then(() => this.unloading.get(name) === done && this.unloading.delete(name))
-    return (await deleted) || room !== undefined
+    const existed = (await deleted) || room !== undefined
+    if (existed) for (const o of this.observers) o.documentDeleted?.(name)
+    return existed
+  }
+
+  /**
+   * Another instance deleted the document: close its connections here with 4404 and drop the
+   * room without saving (the storage is gone already, and saving would bring it back).
+   */
+  dropDeleted(name: string): void {
+    const room = this.rooms.get(name)
+    if (!room || !this.forget(room)) return
+    const done = room.unload({ code: 'QUIRE_DOCUMENT_DELETED', reason: 'document deleted' }, { save: false }).finally(() => {
+      this.store.release(name)
+      if (this.unloading.get(name) === done) this.unloading.delete(name)
+    })
+    this.unloading.set(name, done)
   }
 
   /** Unloads every room, closing its peers with 1001. */
@@ -190,11 +225,9 @@ export class RoomRegistry {
     await this.reading.get(name)
     this.loads++
     const loaded = await this.store.load(name)
-    const room = new Room(name, loaded, this.store, {
-      onEmpty: (r) => this.unload(r),
-      onFailure: (r) => this.forget(r),
-    }, this.log, this.limits, this.metrics)
+    const room = new Room(name, loaded, this.store, this.roomEvents, this.log, this.limits, this.metrics)
     this.rooms.set(name, room)
+    for (const o of this.observers) o.roomOpened?.(room)
     // If every waiting peer went away during the load, the room must not linger.
     setImmediate(() => {
       if (room.isOpen && room.peerCount === 0) this.unload(room)
@@ -214,6 +247,7 @@ export class RoomRegistry {
   private forget(room: Room): boolean {
     if (this.rooms.get(room.name) !== room) return false
     this.rooms.delete(room.name)
+    for (const o of this.observers) o.roomClosed?.(room)
     return true
   }
 }

@@ -6,8 +6,10 @@
  * append is in flight, wait in an outbox until the appends issued before them are committed.
  */
 import * as Y from 'yjs'
-import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import {
+  decodeAwarenessUpdate,
+  encodeAwarenessEntries,
   encodeAwareness,
   encodeSyncStep1,
   encodeSyncStep2,
@@ -21,6 +23,7 @@ import type { Logger, Peer } from './peer.js'
 import { DocSizeQuota } from '../limits/doc-size.js'
 import { DurableOutbox } from './outbox.js'
 import { Presence, type PresenceLimits, type PresenceMetrics } from './presence.js'
+import type { AwarenessChange, StoredUpdate, UpdateOrigin } from './events.js'
 
 export interface RoomMetrics extends PresenceMetrics {
   /** An update a client sent before its SyncStep2 that depends on what only that SyncStep2 carries. */
@@ -41,9 +44,22 @@ export interface RoomEvents {
   onEmpty(room: Room): void
   /** Storage failed; the room has closed its peers and must be dropped without saving. */
   onFailure(room: Room, error: unknown): void
+  /** An update is durable (see events.ts); called in seq order for this room's own appends. */
+  onStored(room: Room, stored: StoredUpdate): void
+  onAwareness(room: Room, change: AwarenessChange): void
 }
 
-type AwarenessChange = { added: number[]; updated: number[]; removed: number[] }
+type AwarenessEvent = { added: number[]; updated: number[]; removed: number[] }
+
+/** Transaction origin of changes another instance made (stored there, so not appended here). */
+class RemoteChange {
+  constructor(readonly origin: Extract<UpdateOrigin, { kind: 'remote' }>) {}
+}
+
+/** Transaction origin of awareness states another instance relayed. */
+class RemoteAwareness {
+  constructor(readonly instance: string) {}
+}
 
 /** Drops whatever Yjs could not integrate; true if there was anything. */
 function discardPending(doc: Y.Doc): boolean {
@@ -84,6 +100,9 @@ export class Room {
   /** Running size estimate against the per-document quota (limits/doc-size.ts). */
   private readonly quota: DocSizeQuota
 
+  /** Every update stored with a seq up to this one was in the document when it was loaded. */
+  readonly loadedSeq: number
+
   constructor(
     readonly name: string,
     loaded: LoadedDoc,
@@ -97,6 +116,7 @@ export class Room {
     this.doc.transact(() => {
       for (const update of loaded.updates) Y.applyUpdate(this.doc, update)
     })
+    this.loadedSeq = loaded.seq
     this.lastAppend = Promise.resolve({ seq: loaded.seq, compactionDue: false })
     this.awareness = new Awareness(this.doc)
     this.awareness.setLocalState(null) // the server itself is not a participant
@@ -121,6 +141,48 @@ export class Room {
 
   get isOpen(): boolean {
     return this.state === 'open'
+  }
+
+  /**
+   * Applies an update another instance stored (or one read back from the store): relayed to the
+   * peers here, not appended again. False, and nothing applied, when it depends on changes this
+   * room does not have yet: the caller fetches what is missing from the store and tries again.
+   */
+  applyRemoteUpdate(update: Uint8Array, origin: { instance: string | null; seq: number }): boolean {
+    if (this.state !== 'open') return true
+    if (missingDependency(this.doc, update)) return false
+    try {
+      Y.applyUpdate(this.doc, update, new RemoteChange({ kind: 'remote', ...origin }))
+    } catch (error) {
+      // Stored by another instance, so it passed the same checks there: a failure here is a bug.
+      this.log.error({ err: error, room: this.name, seq: origin.seq }, 'stored update could not be applied')
+    }
+    discardPending(this.doc)
+    return true
+  }
+
+  /**
+   * Applies awareness states relayed by another instance. Ids a peer of this room owns are left
+   * alone: here the local peer speaks for them (the same client reconnected to this instance
+   * before the other one noticed it gone).
+   */
+  applyRemoteAwareness(update: Uint8Array, instance: string): void {
+    if (this.state !== 'open') return
+    const entries = decodeAwarenessUpdate(update).filter((e) => !this.presence.isOwned(e.clientId) && e.clientId !== this.awareness.clientID)
+    if (entries.length > 0) applyAwarenessUpdate(this.awareness, encodeAwarenessEntries(entries), new RemoteAwareness(instance))
+  }
+
+  /** Removes states another instance relayed (it left or went silent); ids owned here stay. */
+  removeRemoteAwareness(ids: Iterable<number>, instance: string): void {
+    if (this.state !== 'open') return
+    const gone = [...ids].filter((id) => !this.presence.isOwned(id) && this.awareness.states.has(id))
+    if (gone.length > 0) removeAwarenessStates(this.awareness, gone, new RemoteAwareness(instance))
+  }
+
+  /** The states this room's own peers speak for, as an awareness update; null if there are none. */
+  localAwareness(): Uint8Array | null {
+    const ids = this.presence.ownedIds().filter((id) => this.awareness.states.has(id))
+    return ids.length > 0 ? encodeAwarenessUpdate(this.awareness, ids) : null
   }
 
   /** Adds a peer and sends it the server's SyncStep1 and the current awareness states. */
@@ -238,16 +300,24 @@ export class Room {
     }
   }
 
-  private readonly onDocUpdate = (update: Uint8Array): void => {
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.fullState = null
     this.quota.added(update.byteLength)
     const frame = encodeUpdate(update) // encoded once, the same bytes go to every peer
+    if (origin instanceof RemoteChange) {
+      // Already durable. Behind the local appends in flight all the same: peers see one order.
+      this.outbox.afterWrites(() => this.broadcast(frame))
+      this.events.onStored(this, { seq: origin.origin.seq, update, origin: origin.origin })
+      return
+    }
+    const from: UpdateOrigin = origin === this ? { kind: 'server' } : { kind: 'peer', peer: origin as Peer }
     const append = this.store.append(this.name, update)
     this.lastAppend = append
     this.outbox.writeIssued()
     append.then(
       (result) => {
         this.outbox.writeCommitted()
+        if (this.state !== 'closed') this.events.onStored(this, { seq: result.seq, update, origin: from })
         if (result.compactionDue) this.compactInBackground()
       },
       (error: unknown) => this.fail(error),
@@ -255,9 +325,18 @@ export class Room {
     this.outbox.afterWrites(() => this.broadcast(frame))
   }
 
-  private readonly onAwarenessUpdate = ({ added, updated, removed }: AwarenessChange): void => {
+  private readonly onAwarenessUpdate = ({ added, updated, removed }: AwarenessEvent, origin: unknown): void => {
     const changed = added.concat(updated, removed)
     this.broadcast(encodeAwareness(encodeAwarenessUpdate(this.awareness, changed)))
+    this.events.onAwareness(this, {
+      ids: changed,
+      origin:
+        origin instanceof RemoteAwareness
+          ? { kind: 'remote', instance: origin.instance }
+          : typeof origin === 'object' && origin !== null // a Peer (presence.ts applies on its behalf)
+            ? { kind: 'peer', peer: origin as Peer }
+            : { kind: 'expired' }, // y-protocols' own timeout, origin 'timeout'
+    })
   }
 
   private broadcast(frame: Uint8Array): void {

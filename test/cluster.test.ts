@@ -1,0 +1,152 @@
+/**
+ * Several Quire instances on one PostgreSQL database and one Redis, in this process: clients of
+ * one document spread over them edit together (updates, awareness, REST writes, deletes) as if
+ * on one server. Crashes and Redis restarts are in cluster-failures.test.ts.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import type { WebsocketProvider } from 'y-websocket'
+import { cleanup, connect, startServer, synced, waitFor, type TestServer } from './helpers.js'
+import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-helpers.js'
+import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis } from './cluster-helpers.js'
+import { docUrl, postUpdate } from './rest-helpers.js'
+
+let database: TestDatabase
+const prefixes: string[] = []
+
+beforeAll(async () => {
+  await requireSharedRedis()
+  database = await createTestDatabase()
+})
+afterEach(async () => {
+  await cleanup()
+  for (const prefix of prefixes.splice(0)) await dropPrefix(prefix)
+})
+afterAll(async () => {
+  await database?.drop()
+})
+
+/** `count` instances sharing a fresh schema and Redis prefix. */
+async function startCluster(count: number): Promise<TestServer[]> {
+  const schema = randomSchema()
+  const prefix = randomPrefix()
+  prefixes.push(prefix)
+  const servers: TestServer[] = []
+  for (let i = 0; i < count; i++) {
+    servers.push(
+      await startServer({
+        databaseUrl: database.url,
+        database: { schema },
+        redisUrl: SHARED_REDIS_URL,
+        redisPrefix: prefix,
+        instanceId: `test-${i}`,
+        clusterTiming: { heartbeatMs: 200, instanceTimeoutMs: 1000 },
+      }),
+    )
+  }
+  return servers
+}
+
+const textOf = (p: WebsocketProvider) => p.doc.getText('t').toString()
+
+async function converged(providers: WebsocketProvider[], expected: (text: string) => boolean, what: string): Promise<void> {
+  await waitFor(() => {
+    const first = textOf(providers[0]!)
+    return expected(first) && providers.every((p) => textOf(p) === first)
+  }, what, 15_000)
+}
+
+describe('a cluster of instances', () => {
+  it('converges with clients of one document spread over three instances and five writers', async () => {
+    const servers = await startCluster(3)
+    const providers = Array.from({ length: 6 }, (_, i) => connect(servers[i % 3]!.url, 'shared'))
+    await Promise.all(providers.map((p) => synced(p)))
+    const writers = providers.slice(0, 5)
+    for (let round = 0; round < 20; round++) {
+      writers.forEach((p, w) => {
+        const text = p.doc.getText('t')
+        text.insert(round % 2 === 0 ? 0 : text.length, `[w${w}r${round}]`)
+      })
+      if (round % 5 === 4) await new Promise((resolve) => setImmediate(resolve))
+    }
+    const marks = writers.flatMap((_, w) => Array.from({ length: 20 }, (_, r) => `[w${w}r${r}]`))
+    await converged(providers, (text) => marks.every((m) => text.includes(m)), 'all six clients to hold all 100 edits')
+    // What every instance stored is what the clients hold: a fresh client on each sees the same.
+    for (const server of servers) {
+      const fresh = connect(server.url, 'shared')
+      await synced(fresh)
+      await waitFor(() => textOf(fresh) === textOf(providers[0]!), 'a fresh client to see everything')
+    }
+  })
+
+  it('passes awareness between instances, and removes it when the client leaves', async () => {
+    const [a, b, c] = await startCluster(3)
+    const onA = connect(a!.url, 'presence')
+    const onB = connect(b!.url, 'presence')
+    const onC = connect(c!.url, 'presence')
+    await Promise.all([onA, onB, onC].map((p) => synced(p)))
+    onA.awareness.setLocalStateField('user', { name: 'ada' })
+    const seesAda = (p: WebsocketProvider) => (p.awareness.getStates().get(onA.awareness.clientID) as { user?: { name: string } } | undefined)?.user?.name === 'ada'
+    await waitFor(() => seesAda(onB) && seesAda(onC), 'clients on B and C to see ada')
+    const late = connect(b!.url, 'presence')
+    await synced(late)
+    await waitFor(() => seesAda(late), 'a late client to see ada')
+    onA.destroy()
+    await waitFor(() => !onB.awareness.getStates().has(onA.awareness.clientID) && !onC.awareness.getStates().has(onA.awareness.clientID), 'ada to disappear on B and C')
+  })
+
+  it('a new instance that opens the document learns the awareness of the others', async () => {
+    const [a, b] = await startCluster(2)
+    const onA = connect(a!.url, 'learn')
+    await synced(onA)
+    onA.awareness.setLocalStateField('user', { name: 'grace' })
+    // B has never loaded the document: it asks A when it does.
+    const onB = connect(b!.url, 'learn')
+    await synced(onB)
+    await waitFor(() => onB.awareness.getStates().has(onA.awareness.clientID), 'B to learn grace from A')
+  })
+
+  it('relays a REST write on one instance to WebSocket clients of another', async () => {
+    const [a, , c] = await startCluster(3)
+    const onA = connect(a!.url, 'rest')
+    await synced(onA)
+    const source = new Y.Doc()
+    source.getText('t').insert(0, 'from REST on C')
+    const response = await postUpdate(docUrl(c!, 'rest', '/update'), Y.encodeStateAsUpdate(source))
+    expect(response.status).toBe(200)
+    await waitFor(() => textOf(onA) === 'from REST on C', 'the REST write to reach the client on A')
+  })
+
+  it('a delete through one instance closes the document on the others with 4404', async () => {
+    const [a, b] = await startCluster(2)
+    const onA = connect(a!.url, 'doomed')
+    await synced(onA)
+    onA.doc.getText('t').insert(0, 'soon gone')
+    const onB = connect(b!.url, 'doomed')
+    await synced(onB)
+    await waitFor(() => textOf(onB) === 'soon gone', 'B to have the text')
+    const closes: number[] = []
+    onA.on('connection-close', (event: { code: number } | null) => event && closes.push(event.code))
+    onA.shouldConnect = false
+    const response = await fetch(docUrl(b!, 'doomed'), { method: 'DELETE' })
+    expect(response.status).toBe(204)
+    await waitFor(() => closes.includes(4404), 'the client on A to be closed with 4404')
+    // A's room is gone without saving: the document stays deleted.
+    const check = await fetch(docUrl(a!, 'doomed'))
+    expect(check.status).toBe(404)
+  })
+
+  it('an instance shutting down removes its clients\' awareness from the others at once', async () => {
+    const [a, b] = await startCluster(2)
+    const onA = connect(a!.url, 'bye')
+    const onB = connect(b!.url, 'bye')
+    await Promise.all([synced(onA), synced(onB)])
+    onA.shouldConnect = false // it must not reconnect elsewhere in this test
+    onA.awareness.setLocalStateField('user', { name: 'linus' })
+    await waitFor(() => onB.awareness.getStates().has(onA.awareness.clientID), 'B to see linus')
+    const started = Date.now()
+    await a!.close()
+    await waitFor(() => !onB.awareness.getStates().has(onA.awareness.clientID), 'linus to vanish on B', 3000)
+    expect(Date.now() - started).toBeLessThan(3000)
+  })
+})
