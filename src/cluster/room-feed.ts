@@ -66,6 +66,7 @@ export class RoomFeed {
   /** Another instance stored `update` under `seq`. */
   received(seq: number, update: Uint8Array, instance: string): void {
     if (this.closed || seq <= this.applied || this.present.has(seq)) return // already here
+    if (seq > this.head) this.head = seq
     if (this.room.applyRemoteUpdate(update, { instance, seq })) this.mark(seq)
     else this.held.set(seq, { update, instance })
     this.applyHeld()
