@@ -10,6 +10,7 @@ import { cleanup, connect, startServer, synced, waitFor, type TestServer } from 
 import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-helpers.js'
 import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis } from './cluster-helpers.js'
 import { docUrl, postUpdate } from './rest-helpers.js'
+import { spawnCli } from './child-server.js'
 
 let database: TestDatabase
 const prefixes: string[] = []
@@ -27,7 +28,7 @@ afterAll(async () => {
 })
 
 /** `count` instances sharing a fresh schema and Redis prefix. */
-async function startCluster(count: number): Promise<TestServer[]> {
+async function startCluster(count: number, extra: Partial<Parameters<typeof startServer>[0]> = {}): Promise<TestServer[]> {
   const schema = randomSchema()
   const prefix = randomPrefix()
   prefixes.push(prefix)
@@ -41,6 +42,7 @@ async function startCluster(count: number): Promise<TestServer[]> {
         redisPrefix: prefix,
         instanceId: `test-${i}`,
         clusterTiming: { heartbeatMs: 200, instanceTimeoutMs: 1000 },
+        ...extra,
       }),
     )
   }
@@ -148,5 +150,27 @@ describe('a cluster of instances', () => {
     await a!.close()
     await waitFor(() => !onB.awareness.getStates().has(onA.awareness.clientID), 'linus to vanish on B', 3000)
     expect(Date.now() - started).toBeLessThan(3000)
+  })
+})
+
+describe('the REST rate limit in a cluster', () => {
+  it('counts one client\'s requests on every instance together', async () => {
+    const [a, b] = await startCluster(2, { restRateLimit: { max: 5, windowMs: 60_000 } })
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++) statuses.push((await fetch(docUrl(i % 2 === 0 ? a! : b!, 'limited'))).status)
+    // 404: the document does not exist, but the request counted; the sixth, on either instance, is refused.
+    expect(statuses).toEqual([404, 404, 404, 404, 404, 429])
+  })
+})
+
+describe('joining a cluster at start-up', () => {
+  it('refuses --redis-url without a shared store, and an unreachable Redis, each in one line', async () => {
+    const alone = spawnCli(['--port', '0', '--redis-url', SHARED_REDIS_URL])
+    expect((await alone.exited).code).toBe(2)
+    expect(alone.stderr).toMatch(/^quire: --redis-url: a cluster needs --database-url \(DATABASE_URL\)[^\n]*\n$/)
+    const unreachable = spawnCli(['--port', '0'], { DATABASE_URL: database.url, DATABASE_SCHEMA: randomSchema(), REDIS_URL: 'redis://:hunter2@127.0.0.1:1' })
+    expect((await unreachable.exited).code).toBe(1)
+    expect(unreachable.stderr).toMatch(/^quire: cannot start: cannot reach Redis at redis:\/\/[^\n]*127\.0\.0\.1:1[^\n]*ECONNREFUSED[^\n]*\n$/)
+    expect(unreachable.stderr + unreachable.stdout).not.toContain('hunter2')
   })
 })

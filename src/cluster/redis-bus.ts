@@ -38,6 +38,9 @@ export class RedisBus {
   /** Documents whose channel should be subscribed (re-subscribed after a reconnect). */
   private readonly wanted = new Set<string>()
   private handlers: BusHandlers | null = null
+  /** Connected once: from then on, connection errors are outages to report (before, open() reports). */
+  private opened = false
+  private lastError: Error | null = null
   private closing = false
 
   private constructor(private readonly options: RedisBusOptions) {
@@ -56,6 +59,8 @@ export class RedisBus {
       let reported = false
       // ioredis reports every failed reconnect attempt: say it once per outage.
       connection.on('error', (error: Error) => {
+        this.lastError = error
+        if (!this.opened) return
         if (!reported && !this.closing) options.log.warn({ err: error, role }, 'cluster bus: Redis connection lost; retrying')
         reported = true
       })
@@ -76,8 +81,11 @@ export class RedisBus {
     } catch (error) {
       bus.pub.disconnect()
       bus.sub.disconnect()
-      throw new Error(`cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error })
+      // ioredis rejects with "Connection is closed."; the socket error before it says why.
+      const reason = (bus.lastError ?? (error as Error)).message
+      throw new Error(`cannot reach Redis at ${redactUrl(options.url)}: ${reason}`, { cause: error })
     }
+    bus.opened = true
     // After the first connection only: later 'ready's are reconnections.
     bus.sub.on('ready', () => void bus.resubscribe())
     return bus
