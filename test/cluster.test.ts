@@ -153,6 +153,33 @@ describe('a cluster of instances', () => {
   })
 })
 
+describe('compaction in a cluster', () => {
+  it('keeps every edit while all three instances compact the document they all append to', async () => {
+    // Each instance compacts after every few of its own appends, so compactions race appends from the others.
+    const servers = await startCluster(3, { compactAfterUpdates: 5 })
+    const writers = servers.map((s) => connect(s.url, 'compacted'))
+    await Promise.all(writers.map((p) => synced(p)))
+    for (let round = 0; round < 40; round++) {
+      writers.forEach((p, w) => p.doc.getText('t').insert(0, `[w${w}r${round}]`))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    const marks = writers.flatMap((_, w) => Array.from({ length: 40 }, (_, r) => `[w${w}r${r}]`))
+    await converged(writers, (text) => marks.every((m) => text.includes(m)), 'all edits on every instance')
+    for (const server of servers) {
+      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()
+      expect(Number(/^quire_compactions_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0)
+    }
+    for (const p of writers) p.destroy()
+    // The rooms unload (a last compaction each); what a new client then loads is the store's.
+    await waitFor(() => servers.every((s) => s.app.quire.registry.size === 0), 'the rooms to unload')
+    const fresh = connect(servers[1]!.url, 'compacted')
+    await synced(fresh)
+    const text = textOf(fresh)
+    expect(marks.filter((m) => !text.includes(m))).toEqual([])
+    expect(text).toHaveLength(marks.join('').length) // and nothing twice
+  })
+})
+
 describe('the REST rate limit in a cluster', () => {
   it('counts one client\'s requests on every instance together', async () => {
     const [a, b] = await startCluster(2, { restRateLimit: { max: 5, windowMs: 60_000 } })
