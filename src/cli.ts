@@ -60,6 +60,7 @@ async function serve(argv: string[]): Promise<void> {
     restRateLimit: config.restRateLimit,
     allowedOrigins: config.allowedOrigins,
     corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
     logger: {
       level: config.logLevel,
       // JSON lines for log collectors; readable lines for a person at a terminal.

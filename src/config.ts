@@ -7,6 +7,7 @@ import { AUTH_SETTINGS, parseSecuritySettings, type SecuritySettings } from './a
 import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
 import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './http/rate-limit.js'
 import { DEFAULT_ALLOWED_ORIGINS, OriginSettingError, parseAllowedOrigins } from './auth/origins.js'
+import { trustFunction, type TrustProxy } from './limits/client-address.js'
 
 export interface ServeConfig {
   port: number
@@ -35,6 +36,8 @@ export interface ServeConfig {
   allowedOrigins: string[]
   /** --cors-origin: older name; its origins are added to allowedOrigins (and get CORS headers like them). */
   corsOrigins: string[]
+  /** --trust-proxy (limits/client-address.ts). */
+  trustProxy: TrustProxy
 }
 
 export interface DatabaseSettings {
@@ -64,6 +67,7 @@ export const SETTINGS = {
   'redis-url': { flag: '--redis-url', env: 'REDIS_URL', default: '', help: 'redis:// URL: run as one of several instances sharing --database-url (docs/cluster.md)' },
   'redis-prefix': { flag: '--redis-prefix', env: 'REDIS_PREFIX', default: 'quire:', help: 'prefix of the cluster\'s Redis channels and keys' },
   'instance-id': { flag: '--instance-id', env: 'INSTANCE_ID', default: '', help: 'this instance\'s name in logs and the cluster (default: host name-pid)' },
+  'trust-proxy': { flag: '--trust-proxy', env: 'TRUST_PROXY', default: 'false', help: 'client address from X-Forwarded-For of: true (any proxy), a hop count, or proxy addresses/CIDRs' },
   'max-frame-bytes': { flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: String(16 * 1024 * 1024), help: 'largest WebSocket frame; larger closes with 1009' },
   'max-body-bytes': { flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', default: String(16 * 1024 * 1024), help: 'largest REST request body; larger gets 413' },
   'compact-after-updates': { flag: '--compact-after-updates', env: 'COMPACT_AFTER_UPDATES', default: '1000', help: 'compact a document once its log holds this many updates' },
@@ -207,6 +211,20 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     return value
   }
 
+  const trustProxy = (): TrustProxy => {
+    const value = raw('trust-proxy').trim()
+    if (['', 'false', '0', 'no', 'off'].includes(value.toLowerCase())) return false
+    if (['true', 'yes', 'on'].includes(value.toLowerCase())) return true
+    if (/^\d+$/.test(value)) return Number(value)
+    const list = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+    try {
+      trustFunction(list)
+    } catch {
+      throw new ConfigError(`${source('trust-proxy')}: ${JSON.stringify(value)} is not true, false, a hop count, or addresses/CIDRs`)
+    }
+    return list
+  }
+
   const config = {
     port: integer('port', 0, 65535),
     host: text('host', (v) => /^[\w.:\-[\]%]+$/.test(v), 'a host name or IP address'),
@@ -250,6 +268,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     },
     allowedOrigins: origins('allowed-origins'),
     corsOrigins: corsOrigins(),
+    trustProxy: trustProxy(),
   }
   if (config.redisUrl && !config.databaseUrl) {
     throw new ConfigError(`${source('redis-url')}: a cluster needs --database-url (DATABASE_URL): its instances share one store, and a LevelDB directory belongs to one process`)

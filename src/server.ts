@@ -20,6 +20,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
 import { SocketGuard } from './limits/socket-guard.js'
 import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './http/rate-limit.js'
 import { authHooks } from './http/auth-hooks.js'
+import { trustFunction, type TrustProxy } from './limits/client-address.js'
 import type { ClusterTiming } from './cluster/cluster.js'
 import { startCluster, type RunningCluster } from './cluster/start.js'
 
@@ -93,6 +94,12 @@ export interface QuireOptions {
   allowedOrigins?: string[]
   /** Older form of `allowedOrigins`: these origins are added to it. */
   corsOrigins?: string[]
+  /**
+   * Believe X-Forwarded-For from these proxies for the client's address (per-IP limits, logs):
+   * `true` (every hop), a hop count, or addresses/CIDRs. Default false. In your own Fastify app,
+   * give Fastify's `trustProxy` the same value.
+   */
+  trustProxy?: TrustProxy
 }
 
 export interface QuireContext {
@@ -148,6 +155,7 @@ export const quire = fp<QuireOptions>(
       auth: auth.connection,
       guard: new SocketGuard(limits, metrics),
       originAllowed,
+      ...(options.trustProxy !== undefined && options.trustProxy !== false && { trustProxy: trustFunction(options.trustProxy) }),
     })
     const cluster = options.redisUrl
       ? await startCluster({ url: options.redisUrl, prefix: options.redisPrefix, instanceId: options.instanceId, timing: options.clusterTiming }, registry, store, metrics.registry, app.log)
@@ -192,7 +200,11 @@ export type CreateServerOptions = QuireOptions & {
 export function createServer(options: CreateServerOptions = {}): FastifyInstance {
   const { logger = false, https, ...quireOptions } = options
   // A REST path carries a document name as one parameter: allow the longest name, fully percent-encoded.
-  const fastifyOptions = { logger: redactingLogger(logger), routerOptions: { maxParamLength: 3 * MAX_DOCUMENT_NAME_BYTES } }
+  const fastifyOptions = {
+    logger: redactingLogger(logger),
+    routerOptions: { maxParamLength: 3 * MAX_DOCUMENT_NAME_BYTES },
+    ...(quireOptions.trustProxy !== undefined && { trustProxy: trustFunction(quireOptions.trustProxy) }),
+  }
   // An https server serves wss:// upgrades the same way; the instance type differs only in its raw server.
   const app = https ? (Fastify({ ...fastifyOptions, https }) as unknown as FastifyInstance) : Fastify(fastifyOptions)
   app.register(quire, quireOptions)

@@ -12,6 +12,7 @@ import { documentNameFromUrl } from '../protocol/document-name.js'
 import { noTransportMetrics, type TransportMetrics } from '../metrics/hooks.js'
 import type { Logger } from '../room/peer.js'
 import type { RoomRegistry } from '../room/registry.js'
+import { clientAddress } from '../limits/client-address.js'
 import { LimitError } from '../limits/limits.js'
 import type { SocketGuard } from '../limits/socket-guard.js'
 import { authorizeConnection, selectProtocol, type ConnectionAuth } from '../auth/websocket-auth.js'
@@ -32,6 +33,8 @@ export interface WebSocketOptions {
   auth?: ConnectionAuth
   /** The Origin allow-list (auth/origins.ts): (Origin header, Host header) → may connect. */
   originAllowed?: (origin: string | undefined, host: string | undefined) => boolean
+  /** Which forwarding proxies to believe for the client's address (limits/client-address.ts); default none. */
+  trustProxy?: (address: string, hop: number) => boolean
 }
 
 let nextConnectionId = 0
@@ -71,7 +74,7 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
       if (options.originAllowed && !options.originAllowed(req.headers.origin, req.headers.host)) {
         return refuse('QUIRE_ORIGIN_REFUSED', `origin ${String(req.headers.origin).slice(0, 60)} is not allowed`)
       }
-      const admitted = options.guard?.admit(req.socket.remoteAddress)
+      const admitted = options.guard?.admit(options.trustProxy ? clientAddress(req, options.trustProxy) : req.socket.remoteAddress)
       if (admitted instanceof LimitError) return refuse(admitted.code, admitted.message)
       if (admitted) ws.once('close', admitted)
       let name: string
