@@ -119,6 +119,19 @@ describe('a cluster of instances', () => {
     await waitFor(() => textOf(onA) === 'from REST on C', 'the REST write to reach the client on A')
   })
 
+  it('sends a large update as its seq only, and the other instance reads it from the store', async () => {
+    const [a, b] = await startCluster(2)
+    const onB = connect(b!.url, 'large')
+    await synced(onB)
+    const source = new Y.Doc()
+    const big = 'x'.repeat(600 * 1024)
+    source.getText('t').insert(0, big)
+    expect((await postUpdate(docUrl(a!, 'large', '/update'), Y.encodeStateAsUpdate(source))).status).toBe(200)
+    await waitFor(() => textOf(onB).length === big.length, 'the large update to reach the client on B')
+    const metrics = await (await fetch(`http://127.0.0.1:${a!.port}/metrics`)).text()
+    expect(metrics).toMatch(/^quire_cluster_published_total\{type="stored",result="ok"\} 1$/m)
+  })
+
   it('a delete through one instance closes the document on the others with 4404', async () => {
     const [a, b] = await startCluster(2)
     const onA = connect(a!.url, 'doomed')

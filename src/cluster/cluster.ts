@@ -30,6 +30,13 @@ export interface ClusterTiming {
   gapGraceMs: number
 }
 
+/**
+ * Updates larger than this travel as their seq only, and subscribers read them from the store:
+ * Redis disconnects a subscriber whose output buffer outgrows its pub/sub limit (32 MiB by
+ * default), and a burst of large offline uploads would get there.
+ */
+export const MAX_CARRIED_UPDATE_BYTES = 256 * 1024
+
 export const DEFAULT_CLUSTER_TIMING: ClusterTiming = { heartbeatMs: 1000, instanceTimeoutMs: 5000, awarenessFlushMs: 20, gapGraceMs: 100 }
 
 export interface ClusterMetrics extends FeedMetrics {
@@ -103,7 +110,12 @@ export class Cluster implements RoomObserver {
     const entry = this.rooms.get(room.name)
     entry?.feed.stored(stored.seq)
     this.heads.set(room.name, stored.seq)
-    this.publish(room.name, { type: 'update', instance: this.instanceId, seq: stored.seq, update: stored.update })
+    this.publish(
+      room.name,
+      stored.update.byteLength > MAX_CARRIED_UPDATE_BYTES
+        ? { type: 'stored', instance: this.instanceId, seq: stored.seq }
+        : { type: 'update', instance: this.instanceId, seq: stored.seq, update: stored.update },
+    )
   }
 
   awarenessChanged(room: Room, change: AwarenessChange): void {
@@ -147,6 +159,10 @@ export class Cluster implements RoomObserver {
     switch (message.type) {
       case 'update':
         entry.feed.received(message.seq, message.update, message.instance)
+        break
+      case 'stored':
+        entry.feed.headAt(message.seq)
+        void entry.feed.catchUp()
         break
       case 'awareness':
         try {

@@ -12,6 +12,8 @@ const FORMAT = 1
 export type DocMessage =
   /** An update the sender stored under `seq`. */
   | { type: 'update'; instance: string; seq: number; update: Uint8Array }
+  /** The sender stored an update too large to carry under `seq`: read it from the store. */
+  | { type: 'stored'; instance: string; seq: number }
   /** Awareness states of the sender's clients (a y-protocols awareness update). */
   | { type: 'awareness'; instance: string; update: Uint8Array }
   /** The sender just opened the document: others answer with their clients' awareness. */
@@ -30,7 +32,7 @@ export type InstanceMessage =
 
 export type BusMessage = DocMessage | InstanceMessage
 
-const TYPES = ['update', 'awareness', 'awareness-query', 'deleted', 'heartbeat', 'bye'] as const
+const TYPES = ['update', 'awareness', 'awareness-query', 'deleted', 'heartbeat', 'bye', 'stored'] as const
 
 export function encodeBusMessage(message: BusMessage): Uint8Array {
   const encoder = encoding.createEncoder()
@@ -44,6 +46,9 @@ export function encodeBusMessage(message: BusMessage): Uint8Array {
       break
     case 'awareness':
       encoding.writeVarUint8Array(encoder, message.update)
+      break
+    case 'stored':
+      encoding.writeVarUint(encoder, message.seq)
       break
     case 'heartbeat':
       encoding.writeVarUint(encoder, message.heads.length)
@@ -72,6 +77,9 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage | null {
       }
       case 'awareness':
         message = { type, instance, update: decoding.readVarUint8Array(decoder) }
+        break
+      case 'stored':
+        message = { type, instance, seq: decoding.readVarUint(decoder) }
         break
       case 'heartbeat': {
         const count = decoding.readVarUint(decoder)
