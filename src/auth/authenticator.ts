@@ -4,7 +4,7 @@
  * then every request is the anonymous read-write principal.
  */
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose'
+import type { JWTVerifyGetKey } from 'jose'
 import { ANONYMOUS, ClaimsError, principalFromClaims, type Principal } from './permissions.js'
 import { isLoopbackHost } from './origins.js'
 
@@ -39,9 +39,15 @@ export class AuthError extends Error {
   }
 }
 
+type Jose = typeof import('jose')
+let jose: Promise<Jose> | undefined
+/** jose is loaded on the first token: a server without auth never pays its ~60 ms of start-up. */
+const loadJose = (): Promise<Jose> => (jose ??= import('jose'))
+
 export class Authenticator {
   readonly enabled: boolean
-  private readonly key: KeyObject | JWTVerifyGetKey | undefined
+  private key: KeyObject | JWTVerifyGetKey | undefined
+  private readonly jwksUrl: URL | undefined
   private readonly algorithms: string[]
 
   constructor(readonly options: AuthOptions = {}) {
@@ -61,7 +67,7 @@ export class Authenticator {
     } else if (options.jwksUrl) {
       const problem = jwksUrlProblem(options.jwksUrl)
       if (problem) throw new Error(`auth JWKS URL ${problem}`)
-      this.key = createRemoteJWKSet(new URL(options.jwksUrl))
+      this.jwksUrl = new URL(options.jwksUrl) // the key set itself is created with the first verification
       this.algorithms = ['RS256', 'ES256']
     } else {
       this.algorithms = []
@@ -76,6 +82,8 @@ export class Authenticator {
   async verify(token: string | undefined): Promise<Principal> {
     if (!this.enabled) return ANONYMOUS
     if (!token) throw new AuthError(401, 'missing token')
+    const { createRemoteJWKSet, errors, jwtVerify } = await loadJose()
+    if (this.jwksUrl) this.key ??= createRemoteJWKSet(this.jwksUrl)
     try {
       const { payload } = await jwtVerify(token, this.key as KeyObject, {
         algorithms: this.algorithms,
@@ -86,10 +94,10 @@ export class Authenticator {
       return principalFromClaims(payload)
     } catch (error) {
       // A JWKS endpoint that is down is not the client's fault: it should retry, not give up.
-      if (this.options.jwksUrl && isKeySetFailure(error)) {
+      if (this.options.jwksUrl && isKeySetFailure(errors, error)) {
         throw new AuthError(503, 'signing keys unavailable, try again later')
       }
-      throw new AuthError(401, reasonOf(error))
+      throw new AuthError(401, reasonOf(errors, error))
     }
   }
 }
@@ -112,7 +120,7 @@ export function jwksUrlProblem(text: string): string | undefined {
   return 'must use https: keys fetched over plain http could be replaced on the way (http is accepted only for localhost, 127.0.0.0/8 and [::1])'
 }
 
-function reasonOf(error: unknown): string {
+function reasonOf(errors: Jose['errors'], error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'token expired'
   if (error instanceof errors.JWTClaimValidationFailed) return `invalid token: ${error.claim} claim check failed`
   if (error instanceof ClaimsError) return `invalid token: ${error.message}`
@@ -122,7 +130,7 @@ function reasonOf(error: unknown): string {
 }
 
 /** jose reports an unreachable, failing or unparsable key set as a timeout, a bare JOSEError or a fetch TypeError. */
-function isKeySetFailure(error: unknown): boolean {
+function isKeySetFailure(errors: Jose['errors'], error: unknown): boolean {
   if (error instanceof errors.JWKSTimeout) return true
   if (error instanceof errors.JOSEError) return error.constructor === errors.JOSEError
   return !(error instanceof ClaimsError)
