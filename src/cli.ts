@@ -61,6 +61,7 @@ async function serve(argv: string[]): Promise<void> {
     allowedOrigins: config.allowedOrigins,
     corsOrigins: config.corsOrigins,
     trustProxy: config.trustProxy,
+    awarenessWindowMs: config.awarenessWindowMs,
     logger: {
       level: config.logLevel,
       // JSON lines for log collectors; readable lines for a person at a terminal.

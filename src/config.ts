@@ -38,6 +38,7 @@ export interface ServeConfig {
   corsOrigins: string[]
   /** --trust-proxy (limits/client-address.ts). */
   trustProxy: TrustProxy
+  awarenessWindowMs: number
 }
 
 export interface DatabaseSettings {
@@ -68,6 +69,7 @@ export const SETTINGS = {
   'redis-prefix': { flag: '--redis-prefix', env: 'REDIS_PREFIX', default: 'quire:', help: 'prefix of the cluster\'s Redis channels and keys' },
   'instance-id': { flag: '--instance-id', env: 'INSTANCE_ID', default: '', help: 'this instance\'s name in logs and the cluster (default: host name-pid)' },
   'trust-proxy': { flag: '--trust-proxy', env: 'TRUST_PROXY', default: 'false', help: 'client address from X-Forwarded-For of: true (any proxy), a hop count, or proxy addresses/CIDRs' },
+  'awareness-window-ms': { flag: '--awareness-window-ms', env: 'AWARENESS_WINDOW_MS', default: '16', help: 'relay awareness (cursors) once per this window, latest states only (0: each change at once)' },
   'max-frame-bytes': { flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: String(16 * 1024 * 1024), help: 'largest WebSocket frame; larger closes with 1009' },
   'max-body-bytes': { flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', default: String(16 * 1024 * 1024), help: 'largest REST request body; larger gets 413' },
   'compact-after-updates': { flag: '--compact-after-updates', env: 'COMPACT_AFTER_UPDATES', default: '1000', help: 'compact a document once its log holds this many updates' },
@@ -269,6 +271,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     allowedOrigins: origins('allowed-origins'),
     corsOrigins: corsOrigins(),
     trustProxy: trustProxy(),
+    awarenessWindowMs: integer('awareness-window-ms', 0, 10_000),
   }
   if (config.redisUrl && !config.databaseUrl) {
     throw new ConfigError(`${source('redis-url')}: a cluster needs --database-url (DATABASE_URL): its instances share one store, and a LevelDB directory belongs to one process`)

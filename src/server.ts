@@ -66,6 +66,12 @@ export interface QuireOptions {
   compactAfterUpdates?: number
   /** …or this many bytes (default 1 MiB). */
   compactAfterBytes?: number
+  /**
+   * Awareness changes (cursors, presence) are relayed once per window of this many ms, the latest
+   * state of each client that changed: fewer frames for a small delay. Default 16 (one frame at
+   * 60 Hz); 0 relays each change at once.
+   */
+  awarenessWindowMs?: number
   /** Largest accepted WebSocket frame (default 16 MiB); larger frames close with 1009. */
   maxFrameBytes?: number
   /** WebSocket ping interval; a socket that did not answer the previous ping is dropped. Default 30 s. */
@@ -138,6 +144,7 @@ export const quire = fp<QuireOptions>(
         maxRooms: limits.maxRooms,
         maxDocumentBytes: limits.maxDocumentBytes,
         presence: { maxClients: limits.maxAwarenessClients, maxStateBytes: limits.maxAwarenessBytes },
+        awarenessWindowMs: options.awarenessWindowMs,
       },
       metrics,
     )

@@ -131,3 +131,31 @@ describe('awareness', () => {
     expect(stateIn(late, a.doc.clientID)).toEqual({ user: { name: 'Ada' } })
   })
 })
+
+describe('awareness coalescing', () => {
+  /** A provider moves its cursor `moves` times in a burst; returns the awareness frames an observer got and its last state. */
+  async function burst(awarenessWindowMs: number | undefined, moves: number) {
+    const server = await startServer(awarenessWindowMs === undefined ? {} : { awarenessWindowMs })
+    const mover = connect(server.url, ROOM)
+    await synced(mover)
+    const observer = await rawClient(server.url, ROOM)
+    await waitFor(() => observer.frames.length > 0, 'the observer to be greeted')
+    const before = observer.frames.length
+    for (let i = 1; i <= moves; i++) {
+      mover.awareness.setLocalStateField('cursor', i)
+      await new Promise((resolve) => setTimeout(resolve, 1)) // separate frames from the client
+    }
+    await waitFor(() => decodeAwareness(observer.frames).get(mover.doc.clientID)?.cursor === moves, 'the last cursor position to arrive')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    return observer.frames.slice(before).filter(isAwarenessFrame).length
+  }
+
+  it('relays a burst of cursor moves in far fewer frames, ending with the latest state', async () => {
+    const moves = 40
+    const coalesced = await burst(undefined, moves)
+    const immediate = await burst(0, moves)
+    expect(immediate).toBeGreaterThanOrEqual(moves)
+    // 40 moves at ~1 ms apart span a few 16 ms windows.
+    expect(coalesced).toBeLessThan(moves / 3)
+  })
+})

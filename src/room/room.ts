@@ -22,6 +22,7 @@ import type { AppendResult, DocStore, LoadedDoc } from '../storage/doc-store.js'
 import type { Logger, Peer } from './peer.js'
 import { DocSizeQuota } from '../limits/doc-size.js'
 import { DurableOutbox } from './outbox.js'
+import { AwarenessBatch } from './awareness-batch.js'
 import { Presence, type PresenceLimits, type PresenceMetrics } from './presence.js'
 import type { AwarenessChange, StoredUpdate, UpdateOrigin } from './events.js'
 
@@ -37,6 +38,8 @@ export interface RoomLimits {
   maxDocumentBytes?: number
   /** Awareness ids per peer and bytes per state (presence.ts); absent = unlimited. */
   presence?: PresenceLimits
+  /** Awareness changes are relayed once per window of this many ms (awareness-batch.ts); default 16, 0 = at once. */
+  awarenessWindowMs?: number
 }
 
 export interface RoomEvents {
@@ -75,6 +78,7 @@ export class Room {
   private readonly peers = new Set<Peer>()
   /** Which peer speaks for which awareness client id. */
   private readonly presence: Presence
+  private readonly awarenessBatch: AwarenessBatch
   /**
    * Peers with a SyncStep2 answer waiting for durability. A second SyncStep1 meanwhile is not
    * answered: the waiting answer plus the updates relayed after it already bring the client up
@@ -121,6 +125,7 @@ export class Room {
     this.awareness = new Awareness(this.doc)
     this.awareness.setLocalState(null) // the server itself is not a participant
     this.presence = new Presence(this.awareness, limits.presence ?? { maxClients: 0, maxStateBytes: 0 }, metrics)
+    this.awarenessBatch = new AwarenessBatch(this.awareness, limits.awarenessWindowMs ?? 16, (frame) => this.broadcast(frame))
     this.doc.on('update', this.onDocUpdate)
     this.awareness.on('update', this.onAwarenessUpdate)
   }
@@ -327,7 +332,7 @@ export class Room {
 
   private readonly onAwarenessUpdate = ({ added, updated, removed }: AwarenessEvent, origin: unknown): void => {
     const changed = added.concat(updated, removed)
-    this.broadcast(encodeAwareness(encodeAwarenessUpdate(this.awareness, changed)))
+    this.awarenessBatch.add(changed)
     this.events.onAwareness(this, {
       ids: changed,
       origin:
@@ -385,6 +390,7 @@ export class Room {
     this.peers.clear()
     this.answering.clear()
     this.outbox.clear()
+    this.awarenessBatch.clear()
     this.awareness.destroy()
     this.doc.destroy()
   }
