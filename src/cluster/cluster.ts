@@ -76,7 +76,7 @@ export class Cluster implements RoomObserver {
       doc: (name, message) => this.onDocMessage(name, message),
       instance: (message) => this.onInstanceMessage(message),
       resubscribed: () => this.onResubscribed(),
-    })
+    }, instanceId)
     registry.observe(this)
     this.ticker = setInterval(() => void this.tick(), timing.heartbeatMs)
     this.ticker.unref()

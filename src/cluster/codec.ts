@@ -101,3 +101,21 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage | null {
     return null
   }
 }
+
+/** An instance id as message headers carry it, for `sentBy`. */
+export function encodeInstanceId(instance: string): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarString(encoder, instance)
+  return encoding.toUint8Array(encoder)
+}
+
+/**
+ * True if `bytes` was sent by the instance whose encoded id is `id`, read from the header alone.
+ * Redis delivers an instance's publications back to it (it subscribes to the same channels):
+ * this skips decoding their payloads.
+ */
+export function sentBy(bytes: Uint8Array, id: Uint8Array): boolean {
+  if (bytes.byteLength < 2 + id.byteLength) return false
+  for (let i = 0; i < id.byteLength; i++) if (bytes[2 + i] !== id[i]) return false
+  return true
+}

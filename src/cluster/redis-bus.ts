@@ -10,7 +10,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from '../logger.js'
-import { decodeBusMessage, encodeBusMessage, type DocMessage, type InstanceMessage } from './codec.js'
+import { decodeBusMessage, encodeBusMessage, encodeInstanceId, sentBy, type DocMessage, type InstanceMessage } from './codec.js'
 
 export interface RedisBusOptions {
   url: string
@@ -38,6 +38,7 @@ export class RedisBus {
   /** Documents whose channel should be subscribed (re-subscribed after a reconnect). */
   private readonly wanted = new Set<string>()
   private handlers: BusHandlers | null = null
+  private self: Uint8Array = new Uint8Array(0)
   /** Connected once: from then on, connection errors are outages to report (before, open() reports). */
   private opened = false
   private lastError: Error | null = null
@@ -91,9 +92,10 @@ export class RedisBus {
     return bus
   }
 
-  /** Starts delivering messages to `handlers`. */
-  start(handlers: BusHandlers): void {
+  /** Starts delivering messages to `handlers`, except those `self` sent. */
+  start(handlers: BusHandlers, self: string): void {
     this.handlers = handlers
+    this.self = encodeInstanceId(self)
   }
 
   get connected(): boolean {
@@ -159,7 +161,7 @@ export class RedisBus {
   }
 
   private deliver(channel: Buffer, bytes: Buffer): void {
-    if (!this.handlers) return
+    if (!this.handlers || sentBy(bytes, this.self)) return
     const message = decodeBusMessage(bytes)
     if (!message) {
       this.options.log.warn({ channel: channel.toString('utf8') }, 'cluster bus: undecodable message ignored')

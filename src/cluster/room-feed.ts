@@ -147,14 +147,17 @@ export class RoomFeed {
     const entries = await this.store.readSince(this.room.name, from)
     if (this.closed || !this.room.isOpen) return
     if (entries) {
+      let filled = 0
       for (const { seq, update } of entries) {
         if (seq <= this.applied || this.present.has(seq)) continue
         // In seq order from a gap-free run: its dependencies are below it, so this only fails
         // if the room lost track; the full load below repairs that.
         if (!this.room.applyRemoteUpdate(update, { instance: null, seq })) return this.loadAll()
         this.mark(seq)
+        filled++
       }
-      this.metrics.caughtUp(false)
+      // Counted only when the store had something the bus did not bring (not for routine checks).
+      if (filled > 0) this.metrics.caughtUp(false)
     } else {
       await this.loadAll()
     }
