@@ -6,7 +6,12 @@
  *
  * Reports delivered/expected (expected = marks sent × (clientsPerDoc − 1); a writer's own echo is
  * counted separately), receive latency (frame arrival at the receiver − send time at the writer,
- * same process clock), server CPU seconds over the edit phase (send + drain) and peak RSS.
+ * same process clock; also at the readers alone, the clients that do not write), server CPU
+ * seconds over the edit phase (send + drain) and peak RSS.
+ *
+ * runEditLoad starts one server for it; driveEditLoad takes servers already started and a
+ * placement of the clients on them (the cluster scenario: writers on one instance, readers on
+ * another), and reports CPU and memory per server as well as summed.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { MarkClock, closeAll, connectMany } from './client.mjs'
@@ -23,17 +28,36 @@ import { MiB, round, summarize } from './stats.mjs'
  * @property {number} drainMs longest wait for outstanding deliveries after the last send
  * @property {number} tickMs pacing timer interval
  * @property {number} concurrency handshakes in flight while connecting
+ * @property {number} [settleMs] pause between the last client synced and the first edit
  */
 
 /**
  * @param {{params: EditLoadParams, serverKind: string, room: (d: number) => string, label: string, log?: (s: string) => void}} ctx
  */
 export async function runEditLoad({ params, serverKind, room, label, log = console.log }) {
-  const { docs, clientsPerDoc, writersPerDoc, rate, durationS, drainMs, tickMs, concurrency } = params
-  if (writersPerDoc > clientsPerDoc) throw new Error('writersPerDoc > clientsPerDoc')
   const server = await startServer({ kind: serverKind })
+  try {
+    return { ...(await driveEditLoad({ params, servers: [server], room, label, log })), target: serverKind }
+  } finally {
+    await server.stop()
+    await removeDir(server.dataDir)
+  }
+}
+
+/**
+ * @param {{params: EditLoadParams, servers: import('./server-process.mjs').ServerHandle[],
+ *   serverOf?: (client: number) => number, room: (d: number) => string, label: string, log?: (s: string) => void}} ctx
+ *   serverOf: index in `servers` of the server client i connects to (default: all on the first)
+ */
+export async function driveEditLoad({ params, servers, serverOf = () => 0, room, label, log = console.log }) {
+  const { docs, clientsPerDoc, writersPerDoc, rate, durationS, drainMs, tickMs, concurrency, settleMs = 0 } = params
+  if (writersPerDoc > clientsPerDoc) throw new Error('writersPerDoc > clientsPerDoc')
+  const can = servers[0].can
   const clock = new MarkClock()
   const latencies = []
+  const readerLatencies = [] // at clients that do not write
+  /** @type {Set<object>} */
+  let writerSet = new Set()
   const echoLatencies = [] // writer → server → same writer
   let echoes = 0
   let delivered = 0
@@ -57,24 +81,27 @@ export async function runEditLoad({ params, serverKind, room, label, log = conso
       s.add(key)
       delivered++
       latencies.push(arrivedAt - sentAt)
+      if (!writerSet.has(client)) readerLatencies.push(arrivedAt - sentAt)
     }
     const total = docs * clientsPerDoc
     const connectStart = performance.now()
     // Client i belongs to document i % docs, so every document fills up evenly while connecting.
     clients = await connectMany(
       total,
-      (i) => ({ url: server.url, room: room(i % docs), id: `c${i}`, onMark, handshake: server.can.sync, syncTimeoutMs: 60_000 }),
+      (i) => ({ url: servers[serverOf(i)].url, room: room(i % docs), id: `c${i}`, onMark, handshake: can.sync, syncTimeoutMs: 60_000 }),
       { concurrency },
     )
     const connectMs = performance.now() - connectStart
-    const rssConnected = server.memory().rss
+    const rssConnected = servers.map((s) => s.memory().rss)
+    if (settleMs > 0) await sleep(settleMs)
 
     // Writers: the first writersPerDoc clients of each document.
     const writers = clients.slice(0, docs * writersPerDoc)
+    writerSet = new Set(writers)
     const nWriters = writers.length
     const perWriter = Math.round(rate * durationS)
     const sent = new Array(nWriters).fill(0)
-    const cpu0 = server.cpuSeconds()
+    const cpu0 = servers.map((s) => s.cpuSeconds())
     const clientCpu0 = process.cpuUsage()
     // The bench process's own event-loop delay bounds how exact its latency numbers can be.
     const loopDelay = monitorEventLoopDelay({ resolution: 5 })
@@ -107,22 +134,24 @@ export async function runEditLoad({ params, serverKind, room, label, log = conso
     const sendEnd = performance.now()
     const totalSent = sent.reduce((a, b) => a + b, 0)
     const expected = totalSent * (clientsPerDoc - 1)
-    const expectedEchoes = server.can.echo ? totalSent : 0
+    const expectedEchoes = can.echo ? totalSent : 0
 
     // Drain: wait until everything arrived or drainMs passed.
     const drainStart = performance.now()
     while ((delivered + duplicates < expected || echoes < expectedEchoes) && performance.now() - drainStart < drainMs) await sleep(10)
     const drainWaitMs = performance.now() - drainStart
-    const cpu1 = server.cpuSeconds()
+    const cpu = servers.map((s, i) => s.cpuSeconds() - cpu0[i])
     const clientCpu = process.cpuUsage(clientCpu0)
     loopDelay.disable()
-    const mem = server.memory()
+    const mem = servers.map((s) => s.memory())
     const lat = summarize(latencies)
+    const readerLat = summarize(readerLatencies)
     const echo = summarize(echoLatencies)
+    const cpuSum = cpu.reduce((a, b) => a + b, 0)
+    const ms = (x) => ({ p50: round(x.p50, 2), p90: round(x.p90, 2), p99: round(x.p99, 2), max: round(x.max, 2), mean: round(x.mean, 2) })
 
     const result = {
       params,
-      target: serverKind,
       connectMs: round(connectMs, 1),
       sendSeconds: round((sendEnd - start) / 1000, 3),
       marksSent: totalSent,
@@ -134,25 +163,32 @@ export async function runEditLoad({ params, serverKind, room, label, log = conso
       duplicates,
       unknown,
       drainWaitMs: round(drainWaitMs, 1),
-      latencyMs: { p50: round(lat.p50, 2), p90: round(lat.p90, 2), p99: round(lat.p99, 2), max: round(lat.max, 2), mean: round(lat.mean, 2) },
+      latencyMs: ms(lat),
+      readerLatencyMs: ms(readerLat),
+      readerDeliveries: readerLatencies.length,
       echoes,
       echoLatencyMs: { p50: round(echo.p50, 2), p99: round(echo.p99, 2), max: round(echo.max, 2) },
-      serverCpuSeconds: round(cpu1 - cpu0, 3),
-      serverCpuPercentOfOneCore: round(((cpu1 - cpu0) / ((performance.now() - start) / 1000)) * 100, 1),
+      // Summed over the servers (one server: its own figures).
+      serverCpuSeconds: round(cpuSum, 3),
+      serverCpuPercentOfOneCore: round((cpuSum / ((performance.now() - start) / 1000)) * 100, 1),
       benchProcessCpuSeconds: round((clientCpu.user + clientCpu.system) / 1e6, 3),
       benchLoopDelayMs: { p99: round(loopDelay.percentile(99) / 1e6, 1), max: round(loopDelay.max / 1e6, 1) },
-      serverRssConnectedMiB: round(rssConnected / MiB, 1),
-      serverRssMiB: round(mem.rss / MiB, 1),
-      serverPeakRssMiB: round(mem.hwm / MiB, 1),
+      serverRssConnectedMiB: round(rssConnected.reduce((a, b) => a + b, 0) / MiB, 1),
+      serverRssMiB: round(mem.reduce((a, m) => a + m.rss, 0) / MiB, 1),
+      serverPeakRssMiB: round(mem.reduce((a, m) => a + m.hwm, 0) / MiB, 1),
+      perServer: servers.map((s, i) => ({
+        clients: clients.filter((_, c) => serverOf(c) === i).length,
+        cpuSeconds: round(cpu[i], 3),
+        rssConnectedMiB: round(rssConnected[i] / MiB, 1),
+        peakRssMiB: round(mem[i].hwm / MiB, 1),
+      })),
       clientsClosedEarly: clients.filter((c) => c.closed).length,
-      serverProblems: server.problems.slice(0, 10),
+      serverProblems: servers.flatMap((s, i) => s.problems.slice(0, 10).map((p) => (servers.length > 1 ? `[${i}] ${p}` : p))),
     }
     log(`${label}: ${totalSent} marks sent, ${delivered}/${expected} delivered, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms, server CPU ${result.serverCpuSeconds} s`)
     return result
   } finally {
     await closeAll(clients)
-    await server.stop()
-    await removeDir(server.dataDir)
   }
 }
 

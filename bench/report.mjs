@@ -99,20 +99,30 @@ export function compare(runs, scenarioOrder, targets) {
 
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b !== 0 && Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—')
 
-/** Markdown table: Quire first, then every peer with Quire's ratio to it. */
+/**
+ * The ratio column after target t, or null: a variant of Quire against its baseline (quire-pg ÷
+ * quire, quire-cluster ÷ quire-pg), Quire against a peer (Quire ÷ y-websocket).
+ */
+function ratioColumn(t, targets) {
+  const base = SERVERS[t].baseline
+  if (base) return targets.includes(base) ? { head: `${t} ÷ ${base}`, of: t, to: base } : null
+  if (t === 'quire' || !targets.includes('quire')) return null
+  return { head: `Quire ÷ ${t}`, of: 'quire', to: t }
+}
+
+/** Markdown table: Quire first, each variant of it with its ratio to its baseline, then every peer with Quire's ratio to it. */
 export function markdownTable(rows, targets) {
-  const peers = targets.filter((t) => t !== 'quire')
-  const hasQuire = targets.includes('quire')
-  const head = ['scenario', 'metric', ...targets.flatMap((t) => (t === 'quire' || !hasQuire ? [SERVERS[t].label] : [SERVERS[t].label, `Quire ÷ ${t}`]))]
+  const columns = targets.map((t) => ({ t, ratio: ratioColumn(t, targets) }))
+  const head = ['scenario', 'metric', ...columns.flatMap(({ t, ratio: r }) => (r ? [SERVERS[t].label, r.head] : [SERVERS[t].label]))]
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`]
   let last = ''
   for (const row of rows) {
     const arrow = row.better === 'lower' ? ' ↓' : row.better === 'higher' ? ' ↑' : ''
     const cells = [row.scenario === last ? '' : `**${row.scenario}** (${row.runs} run${row.runs === 1 ? '' : 's'})`, `${row.label}${arrow}`]
     last = row.scenario
-    for (const t of targets) {
+    for (const { t, ratio: r } of columns) {
       cells.push(format(row.values[t], row.digits))
-      if (t !== 'quire' && hasQuire && peers.includes(t)) cells.push(ratio(row.values.quire, row.values[t]))
+      if (r) cells.push(ratio(row.values[r.of], row.values[r.to]))
     }
     lines.push(`| ${cells.join(' | ')} |`)
   }
@@ -120,14 +130,16 @@ export function markdownTable(rows, targets) {
 }
 
 /** The machine facts as a short markdown list. */
-export function factsMarkdown(facts, { repeat, quick, seconds, loadAvgAtEnd }) {
+export function factsMarkdown(facts, { repeat, quick, seconds, loadAvgAtEnd, stores = {} }) {
   const v = Object.entries(facts.versions).map(([k, x]) => `${k} ${x ?? '?'}`).join(', ')
+  const s = Object.entries(stores).map(([k, x]) => `${k} ${x}`).join(', ')
   return [
     `- machine: ${facts.cpus} × ${facts.cpuModel}, ${facts.memGiB} GiB RAM, Linux ${facts.kernel}; load average ${facts.loadAvgAtStart.join(' ')} at start, ${loadAvgAtEnd.join(' ')} at end`,
     `- Node ${facts.node}; commit ${facts.commit}${facts.srcDirty ? ' (src/ modified)' : ''}; ${quick ? 'quick' : 'full'} sizes, ${repeat} run(s) per server alternating, medians shown; ${Math.round(seconds)} s in all`,
     `- versions: ${v}`,
+    ...(s ? [`- ${s} on the same machine (quire-pg, quire-cluster: a database and Redis prefix of the bench's own, dropped at the end)`] : []),
     `- ${FLOOR_NOTE}`,
-    `- ↓ lower is better, ↑ higher is better; a ratio below 1× means Quire has the smaller number`,
+    `- ↓ lower is better, ↑ higher is better; a ratio X ÷ Y below 1× means X has the smaller number`,
   ].join('\n')
 }
 

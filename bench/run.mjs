@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * Benchmark runner: every scenario against Quire, the reference y-websocket server and the floor
- * relay in one run, alternating servers (Q R F Q R F …) so drift hits all of them.
+ * relay in one run, alternating servers (Q R F Q R F …) so drift hits all of them. Quire on
+ * PostgreSQL (quire-pg) and as two instances (quire-cluster) join by default only in the scenarios
+ * their descriptors name (bench/targets.mjs `byDefault`, `only`), and everywhere with --target.
  *
- *   node bench/run.mjs                       all scenarios, full size, 2 runs per server (< ~10 min on 2 cores)
- *   node bench/run.mjs --quick               small sizes, 1 run per server (< 1 min; CI)
+ *   node bench/run.mjs                       all scenarios, full size, 2 runs per server (~10 min on 2 cores)
+ *   node bench/run.mjs --quick               small sizes, 1 run per server (< 1.5 min; CI)
  *   node bench/run.mjs --scenario fanout     one scenario (repeatable, or comma-separated)
- *   node bench/run.mjs --target quire        only these servers (quire, y-websocket, floor; comma-separated)
+ *   node bench/run.mjs --target quire        only these servers (quire, quire-pg, quire-cluster, y-websocket, floor; comma-separated)
  *   node bench/run.mjs --repeat 3            runs per server and scenario
  *   node bench/run.mjs --set durationS=5     override a parameter in every scenario that has it
  *   node bench/run.mjs --write-docs          also rewrite the generated part of docs/benchmarks.md
@@ -18,7 +20,8 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { FLOOR_NOTE, PROJECT_ROOT, SERVERS, notApplicable } from './targets.mjs'
+import { FLOOR_NOTE, PROJECT_ROOT, SERVERS, notApplicable, runsByDefault } from './targets.mjs'
+import { cleanupDatabases, storeVersions } from './databases.mjs'
 import { compare, factsMarkdown, machineFacts, markdownTable, writeDocs } from './report.mjs'
 import * as fanout from './scenarios/fanout.mjs'
 import * as rooms from './scenarios/rooms.mjs'
@@ -28,8 +31,9 @@ import * as durability from './scenarios/durability.mjs'
 import * as catchup from './scenarios/catchup.mjs'
 import * as joinstorm from './scenarios/joinstorm.mjs'
 import * as churn from './scenarios/churn.mjs'
+import * as cluster from './scenarios/cluster.mjs'
 
-const SCENARIOS = { fanout, rooms, idle, bigdoc, durability, catchup, joinstorm, churn }
+const SCENARIOS = { fanout, rooms, idle, bigdoc, durability, catchup, joinstorm, churn, cluster }
 
 const { values } = parseArgs({
   options: {
@@ -46,8 +50,8 @@ const { values } = parseArgs({
 })
 
 const usage = () => `usage: node bench/run.mjs [--quick] [--scenario NAME]… [--target KIND]… [--repeat N] [--set key=value]… [--write-docs]
-scenarios: ${Object.entries(SCENARIOS).map(([n, s]) => `\n  ${n.padEnd(11)} ${s.description}`).join('')}
-targets: ${Object.entries(SERVERS).map(([n, s]) => `\n  ${n.padEnd(11)} ${s.label}`).join('')}`
+scenarios: ${Object.entries(SCENARIOS).map(([n, s]) => `\n  ${n.padEnd(14)} ${s.description}`).join('')}
+targets: ${Object.entries(SERVERS).map(([n, s]) => `\n  ${n.padEnd(14)} ${s.label}`).join('')}`
 const die = (message) => {
   console.error(`${message}\n${usage()}`)
   process.exit(2)
@@ -61,11 +65,13 @@ const list = (xs) => (xs ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()
 const names = list(values.scenario).length ? list(values.scenario) : Object.keys(SCENARIOS)
 for (const n of names) if (!SCENARIOS[n]) die(`unknown scenario ${n}`)
 const targetList = list(values.target).concat(list(values.server))
-const targets = targetList.length ? [...new Set(targetList)] : Object.keys(SERVERS)
-for (const t of targets) if (!SERVERS[t]) die(`unknown target ${t}`)
+for (const t of targetList) if (!SERVERS[t]) die(`unknown target ${t}`)
+// Always in the descriptors' order, so Quire's columns come first and a variant follows its baseline.
+const targets = Object.keys(SERVERS).filter((t) => (targetList.length ? targetList.includes(t) : names.some((n) => runsByDefault(n, t))))
+const runsIn = (scenarioName, t) => targetList.length > 0 || runsByDefault(scenarioName, t)
 const repeat = Number(values.repeat ?? (values.quick ? 1 : 2))
 if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) die(`--repeat expects 1..20, got ${values.repeat}`)
-if (targets.includes('quire') && !existsSync(join(PROJECT_ROOT, 'dist', 'cli.js'))) die('dist/cli.js not found: run `npm run build` first')
+if (targets.some((t) => t.startsWith('quire')) && !existsSync(join(PROJECT_ROOT, 'dist', 'cli.js'))) die('dist/cli.js not found: run `npm run build` first')
 
 const overrides = {}
 for (const kv of values.set ?? []) {
@@ -76,7 +82,7 @@ for (const kv of values.set ?? []) {
 }
 
 // Whole-run watchdog: the bench always stops by itself (child servers are killed on exit).
-const timeoutS = Number(values['timeout-s'] ?? (values.quick ? 180 : 1200))
+const timeoutS = Number(values['timeout-s'] ?? (values.quick ? 180 : 1800))
 setTimeout(() => {
   console.error(`bench: watchdog fired after ${timeoutS} s, aborting`)
   process.exit(3)
@@ -108,7 +114,8 @@ for (const n of names) {
   const params = { ...scenario.defaults, ...(values.quick ? scenario.quickParams : {}) }
   for (const [k, v] of Object.entries(overrides)) if (k in params) params[k] = v
   console.log(`## ${n}: ${scenario.description}\nparams ${JSON.stringify(params)}`)
-  for (const t of targets) {
+  const scenarioTargets = targets.filter((t) => runsIn(n, t))
+  for (const t of scenarioTargets) {
     const na = notApplicable(scenario, t)
     if (!na) continue
     console.log(`${SERVERS[t].label}: ${na}`)
@@ -117,7 +124,7 @@ for (const n of names) {
   }
   const runs = repeat
   for (let rep = 1; rep <= runs; rep++) {
-    for (const t of targets) {
+    for (const t of scenarioTargets) {
       if (notApplicable(scenario, t)) continue
       const s0 = performance.now()
       let line
@@ -142,9 +149,14 @@ for (const n of names) {
   }
 }
 
+try {
+  await cleanupDatabases() // every server has stopped by now
+} catch (error) {
+  console.error('bench: dropping the bench database failed:', error)
+}
 const seconds = (performance.now() - t0) / 1000
 const table = markdownTable(compare(records, names, targets), targets)
-const facts2 = factsMarkdown(facts, { repeat, quick: values.quick, seconds, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) })
+const facts2 = factsMarkdown(facts, { repeat, quick: values.quick, seconds, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), stores: storeVersions })
 const generated = `${table}\n\n${facts2}\n`
 writeFileSync(tableFile, `# Quire bench ${startedAt.toISOString()}\n\n${generated}`)
 console.log(`## Summary: medians over ${repeat} run(s) (${seconds.toFixed(1)} s)\n\n${generated}`)

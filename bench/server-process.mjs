@@ -1,7 +1,11 @@
 /**
  * Starts a collaboration server as a child process, the way a user runs it, and reads the
- * server process's own CPU time and memory from /proc. The server kinds (Quire, the reference
- * y-websocket server, the floor relay) are described in bench/targets.mjs.
+ * server process's own CPU time and memory from /proc. The server kinds (Quire on LevelDB or
+ * PostgreSQL, the reference y-websocket server, the floor relay) are described in bench/targets.mjs.
+ *
+ * A server's storage is named by its temporary data dir even when it stores in PostgreSQL (the
+ * schema is derived from the dir's name, bench/databases.mjs), so scenarios restart a server "on
+ * the same data dir" and measure or wait for "its store" the same way for every kind.
  *
  * Every child started here is killed when the bench process exits, crashes or is interrupted.
  */
@@ -11,12 +15,15 @@ import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT, SERVERS, freePort } from './targets.mjs'
+import { benchDatabaseUrl, dropSchema, schemaFor, schemaStats } from './databases.mjs'
 
 export { PROJECT_ROOT, SERVERS } from './targets.mjs'
 
 const live = new Set()
 /** Temporary data dirs made by tempDataDir() and not yet removed; deleted on exit too. */
 const tempDirs = new Set()
+/** Data dir → PostgreSQL schema, for the dirs a PostgreSQL server was started on. */
+const pgSchemas = new Map()
 let hooksInstalled = false
 function installExitHooks() {
   if (hooksInstalled) return
@@ -104,14 +111,50 @@ export async function dirStats(dir) {
 }
 
 /** Polls `dir` until its size and mtimes have not changed for `quietMs` (bounded by `maxMs`). */
-export async function waitDirQuiet(dir, { quietMs = 1000, maxMs = 10_000, pollMs = 200 } = {}) {
+export function waitDirQuiet(dir, options) {
+  return waitQuiet(async () => {
+    const s = await dirStats(dir)
+    return { ...s, signature: `${s.bytes}/${s.newest}/${s.files}` }
+  }, options)
+}
+
+/**
+ * What the server on `dataDir` has stored: `bytes` on disk either way; for a data dir also `files`
+ * and `newest` (mtime), for PostgreSQL Quire's own counters (bench/databases.mjs schemaStats).
+ */
+export async function storeStats(dataDir) {
+  const schema = pgSchemas.get(dataDir)
+  if (!schema) return { store: 'dir', ...(await dirStats(dataDir)) }
+  return { store: 'postgres', schema, ...(await schemaStats(schema)) }
+}
+
+/**
+ * waitDirQuiet for any store. PostgreSQL has no mtimes: there `newest` is the last append's time,
+ * or when polling last saw the documents' rows change if later (a compaction; only as exact as
+ * pollMs, and missed if it ended before the first poll).
+ */
+export function waitStoreQuiet(dataDir, options) {
+  const schema = pgSchemas.get(dataDir)
+  if (!schema) return waitDirQuiet(dataDir, options)
+  let changedAt = 0
+  let previous = null
+  return waitQuiet(async () => {
+    const s = await schemaStats(schema)
+    if (previous !== null && s.fingerprint !== previous) changedAt = performance.timeOrigin + performance.now()
+    previous = s.fingerprint
+    return { store: 'postgres', schema, ...s, newest: Math.max(s.lastAppendMs, changedAt), signature: s.fingerprint }
+  }, options)
+}
+
+/** Polls `probe` until its signature has not changed for `quietMs` (bounded by `maxMs`). */
+async function waitQuiet(probe, { quietMs = 1000, maxMs = 10_000, pollMs = 200 } = {}) {
   const start = performance.now()
-  let last = await dirStats(dir)
+  let last = await probe()
   let since = performance.now()
   while (performance.now() - start < maxMs) {
     await sleep(pollMs)
-    const now = await dirStats(dir)
-    if (now.bytes !== last.bytes || now.newest !== last.newest || now.files !== last.files) {
+    const now = await probe()
+    if (now.signature !== last.signature) {
       last = now
       since = performance.now()
     } else if (performance.now() - since >= quietMs) {
@@ -131,12 +174,18 @@ export async function tempDataDir(prefix = 'quire-bench-') {
   return dir
 }
 
+/** Removes a data dir, and the PostgreSQL schema named after it if a server used one. */
 export async function removeDir(dir) {
   tempDirs.delete(dir)
   await rm(dir, { recursive: true, force: true, maxRetries: 3 })
+  const schema = pgSchemas.get(dir)
+  if (schema) {
+    pgSchemas.delete(dir)
+    await dropSchema(schema)
+  }
 }
 
-/** Keeps a temporary data dir after the bench exits (for inspection). */
+/** Keeps a temporary data dir after the bench exits (for inspection; a schema goes with the database anyway). */
 export function keepDir(dir) {
   tempDirs.delete(dir)
 }
@@ -149,7 +198,8 @@ export function keepDir(dir) {
  * @property {number} port
  * @property {string} host
  * @property {string} url ws://host:port
- * @property {string} dataDir
+ * @property {string} dataDir names the storage; for PostgreSQL kinds only through its schema
+ * @property {string | null} schema the PostgreSQL schema, for kinds that store there
  * @property {number} startMs from spawning the process until it reported its port
  * @property {() => number} cpuSeconds
  * @property {() => {rss: number, hwm: number}} memory
@@ -171,6 +221,7 @@ export async function startServer(options = {}) {
   const kindName = options.kind ?? 'quire'
   const kind = SERVERS[kindName]
   if (!kind) throw new Error(`unknown server kind ${kindName}; known: ${Object.keys(SERVERS).join(', ')}`)
+  if (!kind.command) throw new Error(`${kindName} is not one process: its scenario starts it (bench/targets.mjs)`)
   const dataDir = options.dataDir ?? (await tempDataDir())
   for (let attempt = 1; ; attempt++) {
     try {
@@ -183,8 +234,13 @@ export async function startServer(options = {}) {
 
 async function startOnce(kindName, kind, dataDir, options) {
   const host = options.host ?? '127.0.0.1'
+  let database = null
+  if (kind.store === 'postgres') {
+    database = { url: await benchDatabaseUrl(), schema: schemaFor(dataDir) }
+    pgSchemas.set(dataDir, database.schema)
+  }
   const spawnedAt = performance.now()
-  const { args, env } = kind.command({ dataDir, host, port: kind.needsPort ? await freePort(host) : 0 })
+  const { args, env } = kind.command({ dataDir, host, port: kind.needsPort ? await freePort(host) : 0, database })
   // One-off investigations: BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof
   // --require ./bench/profile-exit.cjs". The profile is written when the server exits cleanly, which
   // stop() asks for with SIGTERM; the preload makes servers without a SIGTERM handler exit cleanly.
@@ -260,6 +316,7 @@ async function startOnce(kindName, kind, dataDir, options) {
     host,
     url: `ws://${host}:${port}`,
     dataDir,
+    schema: database?.schema ?? null,
     startMs: performance.now() - spawnedAt,
     problems,
     stdoutTail,

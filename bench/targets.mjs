@@ -4,6 +4,10 @@
  * how it reports that it listens, and what it can do.
  *
  *   quire        `node dist/cli.js serve` on a fresh DATA_DIR, PORT=0 (it logs the port it got)
+ *   quire-pg     the same on PostgreSQL: DATABASE_URL of the bench's own database, a fresh
+ *                DATABASE_SCHEMA per data dir (bench/databases.mjs)
+ *   quire-cluster  two quire-pg processes sharing one schema and a Redis bus; not one process, so
+ *                only the cluster scenario, which starts them, applies to it
  *   y-websocket  the reference server of y-websocket@1.5.4 (devDependency alias `y-websocket-ref`),
  *                `node bin/server.js` with YPERSISTENCE=<dir> (y-leveldb). It prints the port it was
  *                given, so PORT=0 would be useless: the bench picks a free port itself.
@@ -23,17 +27,24 @@ const REF_DIR = join(PROJECT_ROOT, 'node_modules', 'y-websocket-ref')
  * @property {boolean} sync answers the y-websocket handshake (SyncStep1/2) from a server-side doc
  * @property {boolean} storage keeps documents in its data dir across restarts
  * @property {boolean} echo relays an update back to its sender too
+ * @property {boolean} cluster can run as several instances serving the same documents
  */
 
 /**
  * @typedef {object} ServerKind
  * @property {string} label
  * @property {Capabilities} can
- * @property {boolean} needsPort the bench must choose the port (the server cannot report PORT=0)
- * @property {(o: {dataDir: string, host: string, port: number}) => {args: string[], env: Record<string,string>}} command
- *   node arguments (after any extra node flags) and environment
- * @property {(line: string) => number | null} parsePort port from one stdout line, or null
- * @property {(line: string) => boolean} isProblem whether a stdout line is a warning or error
+ * @property {Partial<Record<keyof Capabilities, string>>} [lacks] why a capability is missing, where "has no X" says too little
+ * @property {'postgres'} [store] stores in PostgreSQL: started with the bench database and a schema of its own
+ * @property {number} [instances] processes the scenario starts (default 1)
+ * @property {string[]} [only] the only scenarios it applies to
+ * @property {string[]} [byDefault] without --target it runs only in these scenarios (to keep the full run short)
+ * @property {string} [baseline] a variant of that target: the table shows this ÷ baseline
+ * @property {boolean} [needsPort] the bench must choose the port (the server cannot report PORT=0)
+ * @property {(o: {dataDir: string, host: string, port: number, database: {url: string, schema: string} | null}) => {args: string[], env: Record<string,string>}} [command]
+ *   node arguments (after any extra node flags) and environment; absent for a kind that is not one process
+ * @property {(line: string) => number | null} [parsePort] port from one stdout line, or null
+ * @property {(line: string) => boolean} [isProblem] whether a stdout line is a warning or error
  */
 
 /** pino JSON line at warn (40) or above. */
@@ -42,35 +53,63 @@ const pinoProblem = (line) => {
   return level !== null && Number(level[1]) >= 40
 }
 
+/** pino JSON line: {"level":30,...,"msg":"Server listening at http://127.0.0.1:PORT"} */
+const quirePort = (line) => {
+  if (!line.startsWith('{')) return null
+  let entry
+  try {
+    entry = JSON.parse(line)
+  } catch {
+    return null
+  }
+  const m = /^Server listening at https?:\/\/(?:127\.0\.0\.1|\[?::1\]?|localhost):(\d+)$/.exec(entry.msg ?? '')
+  return m ? Number(m[1]) : null
+}
+
+const quireCommand = (storeEnv) => ({
+  args: [join(PROJECT_ROOT, 'dist', 'cli.js'), 'serve'],
+  // bigdoc replays a 260k-transaction trace as fast as the server echoes, one message per
+  // transaction: by design past the per-connection message rate limit (README "Limits").
+  // DATABASE_URL and REDIS_URL are always set, to '' if unused: one exported in the shell that
+  // runs the bench must not turn the LevelDB target into something else.
+  env: { PORT: '0', MESSAGES_PER_SECOND: '0', DATABASE_URL: '', REDIS_URL: '', ...storeEnv },
+})
+
 /** @type {Record<string, ServerKind>} */
 export const SERVERS = {
   quire: {
     label: 'Quire',
-    can: { sync: true, storage: true, echo: true },
+    can: { sync: true, storage: true, echo: true, cluster: false },
+    lacks: { cluster: 'no cluster mode on LevelDB (a data dir belongs to one process): see quire-pg, quire-cluster' },
     needsPort: false,
-    command: ({ dataDir, host }) => ({
-      args: [join(PROJECT_ROOT, 'dist', 'cli.js'), 'serve'],
-      // bigdoc replays a 260k-transaction trace as fast as the server echoes, one message per
-      // transaction: by design past the per-connection message rate limit (README "Limits").
-      env: { PORT: '0', HOST: host, DATA_DIR: dataDir, MESSAGES_PER_SECOND: '0' },
-    }),
-    parsePort: (line) => {
-      // pino JSON line: {"level":30,...,"msg":"Server listening at http://127.0.0.1:PORT"}
-      if (!line.startsWith('{')) return null
-      let entry
-      try {
-        entry = JSON.parse(line)
-      } catch {
-        return null
-      }
-      const m = /^Server listening at https?:\/\/(?:127\.0\.0\.1|\[?::1\]?|localhost):(\d+)$/.exec(entry.msg ?? '')
-      return m ? Number(m[1]) : null
-    },
+    command: ({ dataDir, host }) => quireCommand({ HOST: host, DATA_DIR: dataDir }),
+    parsePort: quirePort,
     isProblem: pinoProblem,
+  },
+  'quire-pg': {
+    label: 'Quire on PostgreSQL',
+    can: { sync: true, storage: true, echo: true, cluster: true },
+    store: 'postgres',
+    baseline: 'quire',
+    // The PostgreSQL path everywhere would add minutes to the full run; these are where the
+    // store decides the numbers (relay after commit, long upload, cold load) and the cluster's
+    // one-instance baseline. `--target quire-pg` runs it in every scenario.
+    byDefault: ['fanout', 'bigdoc', 'cluster'],
+    needsPort: false,
+    command: ({ host, database }) => quireCommand({ HOST: host, DATABASE_URL: database.url, DATABASE_SCHEMA: database.schema }),
+    parsePort: quirePort,
+    isProblem: pinoProblem,
+  },
+  'quire-cluster': {
+    label: 'Quire ×2 (PostgreSQL + Redis)',
+    can: { sync: true, storage: true, echo: true, cluster: true },
+    instances: 2,
+    only: ['cluster'],
+    baseline: 'quire-pg',
   },
   'y-websocket': {
     label: 'y-websocket 1.5.4',
-    can: { sync: true, storage: true, echo: true },
+    can: { sync: true, storage: true, echo: true, cluster: false },
     needsPort: true,
     command: ({ dataDir, host, port }) => ({
       args: [join(REF_DIR, 'bin', 'server.js')],
@@ -85,7 +124,7 @@ export const SERVERS = {
   },
   floor: {
     label: 'floor (raw ws relay)',
-    can: { sync: false, storage: false, echo: false },
+    can: { sync: false, storage: false, echo: false, cluster: false },
     needsPort: false,
     command: ({ host }) => ({
       args: [join(PROJECT_ROOT, 'bench', 'floor-relay.mjs')],
@@ -105,14 +144,21 @@ export const FLOOR_NOTE =
 
 /**
  * Why a scenario does not apply to a server kind, or null if it does.
- * @param {{requires?: Array<keyof Capabilities>}} scenario
+ * @param {{name: string, requires?: Array<keyof Capabilities>}} scenario
  * @param {string} kindName
  */
 export function notApplicable(scenario, kindName) {
   const kind = SERVERS[kindName]
+  if (kind.only && !kind.only.includes(scenario.name)) return `n/a: ${kind.label} runs only in ${kind.only.join(', ')}`
   const missing = (scenario.requires ?? []).filter((c) => !kind.can[c])
   if (missing.length === 0) return null
-  return `n/a: ${kind.label} has no ${missing.join(' / ')}`
+  return `n/a: ${kind.label}: ${missing.map((c) => kind.lacks?.[c] ?? `has no ${c}`).join(' / ')}`
+}
+
+/** Whether a run without --target includes this kind in this scenario. */
+export function runsByDefault(scenarioName, kindName) {
+  const kind = SERVERS[kindName]
+  return (kind.only ?? kind.byDefault)?.includes(scenarioName) ?? true
 }
 
 /** A port that was free a moment ago on `host` (the OS picks it; small race, retried by the caller). */
@@ -147,6 +193,8 @@ export function packageVersions() {
     ws: version(join(nm, 'ws')),
     fastify: version(join(nm, 'fastify')),
     level: version(join(nm, 'level')),
+    pg: version(join(nm, 'pg')),
+    ioredis: version(join(nm, 'ioredis')),
     'y-websocket (reference server)': version(REF_DIR),
     'ws (reference server)': version(join(REF_DIR, 'node_modules', 'ws')) ?? version(join(nm, 'ws')),
     'y-leveldb (reference server)': version(join(nm, 'y-leveldb')),

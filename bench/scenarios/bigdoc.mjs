@@ -7,7 +7,9 @@
  *   - `freshClients` fresh clients, one after another, sync the whole document (full sync p50);
  *   - everyone disconnects, the server unloads the room; once the data dir stops changing its size
  *     is compared with Y.encodeStateAsUpdate of the same content (how long it kept changing after
- *     the last echo is reported too: a server that relays before it writes is still writing);
+ *     the last echo is reported too: a server that relays before it writes is still writing).
+ *     On PostgreSQL (quire-pg) "the data dir" is the server's schema: its tables' size on disk,
+ *     quiet when the documents' rows stop changing (bench/databases.mjs);
  *   - the server is stopped (SIGTERM) and restarted on the same data dir; a fresh client's time
  *     from connect to content present is the cold load (seeded document first, then the one
  *     built from the trace), and whether the content was already there at "synced" (the end of
@@ -17,7 +19,7 @@
 import * as Y from 'yjs'
 import { BenchClient } from '../client.mjs'
 import { textEquals, waitUntil, watchContent } from '../content.mjs'
-import { dirStats, keepDir, removeDir, startServer, waitDirQuiet } from '../server-process.mjs'
+import { keepDir, removeDir, startServer, storeStats, waitStoreQuiet } from '../server-process.mjs'
 import { MiB, round, summarize } from '../stats.mjs'
 import { applyTxn, loadTrace, traceDocument } from '../traces.mjs'
 
@@ -69,7 +71,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     Y.applyUpdate(seeder.doc, target.update) // goes out as one update
     if (!(await waitUntil(() => seeder.stats.updatesIn >= 2, params.echoTimeoutMs))) throw new Error('bigdoc: the seeded update was never echoed')
     await seeder.close()
-    await waitDirQuiet(dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
+    await waitStoreQuiet(dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
 
     // --- upload -----------------------------------------------------------------------------
     let echoes = 0
@@ -138,17 +140,17 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     await writer.close()
 
     // --- storage after unload -----------------------------------------------------------------
-    const quiet = await waitDirQuiet(dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
+    const quiet = await waitStoreQuiet(dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
     const writingAfterLastEchoMs = Math.max(0, quiet.newest - (performance.timeOrigin + lastEchoAt))
     // Upload plus whatever the server did afterwards to store it (a server that relays first
     // writes later), without the fresh clients' syncs.
     const cpuUntilStored = server.cpuSeconds() - cpu0 - cpuFresh
     await server.stop()
-    const afterStop = await dirStats(dataDir)
+    const afterStop = await storeStats(dataDir)
 
     // --- cold load on a restarted server -------------------------------------------------------
     server = await startServer({ kind: serverKind, dataDir })
-    const afterRestartOpen = await dirStats(dataDir)
+    const afterRestartOpen = await storeStats(dataDir)
     const coldCpu0 = server.cpuSeconds()
     const seeded = await coldLoad('cold-seeded', 'bigdoc-seeded')
     const cold = await coldLoad('cold', 'bigdoc')
@@ -159,7 +161,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     // warm-up (skipped when the stored document is incomplete anyway).
     let reload = null
     if (cold.complete) {
-      await waitDirQuiet(dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
+      await waitStoreQuiet(dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
       reload = await coldLoad('reload', 'bigdoc')
     }
 
@@ -183,13 +185,18 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
       freshSyncStep2Bytes: fresh[0]?.bytes ?? null,
       encodedBytes,
       encodedV2Bytes,
+      store: quiet.store ?? 'dir',
       dataDirBytesAfterUnload: quiet.bytes,
-      dataDirFilesAfterUnload: quiet.files,
+      dataDirFilesAfterUnload: quiet.files ?? null,
+      // PostgreSQL only: Quire's own count of what it stores (bases + log), and the log rows left.
+      storedBytesAfterUnload: quiet.storedBytes ?? null,
+      logRowsAfterUnload: quiet.logRows ?? null,
       dataDirQuiet: quiet.quiet,
       dataDirWritingAfterLastEchoMs: round(writingAfterLastEchoMs, 0),
       dataDirBytesAfterStop: afterStop.bytes,
       dataDirBytesAfterRestartOpen: afterRestartOpen.bytes,
       storageRatio: round(quiet.bytes / (encodedBytes + target.update.byteLength), 2), // both documents
+      storedRatio: quiet.storedBytes === undefined ? null : round(quiet.storedBytes / (encodedBytes + target.update.byteLength), 2),
       coldSeeded: seeded,
       cold,
       coldServerCpuSeconds: round(coldCpu, 3),
@@ -222,9 +229,9 @@ export function rows(r) {
     ['upload time (s)', `${r.uploadSeconds} (${r.updatesPerSecond} updates/s, server CPU ${r.serverCpuSecondsUpload} s until the last echo, ${r.serverCpuSecondsUntilStored} s until the data dir was quiet)`],
     ['content correct (writer / via server)', `${r.writerContentOk} / ${r.serverContentOk}`],
     ['fresh client full sync: SyncStep2 arrived / applied, p50 (ms)', `${r.freshSyncStep2ArrivedMs.p50} / ${r.freshSyncedMs.p50} (${r.params.freshClients} clients, ${r.freshSyncStep2Bytes} B)`],
-    ['data dir bytes after unload', `${r.dataDirBytesAfterUnload} (${r.dataDirFilesAfterUnload} files; last written ${r.dataDirWritingAfterLastEchoMs} ms after the last echo, compaction on unload included${r.dataDirQuiet ? '' : ', NOT quiet'}; after stop ${r.dataDirBytesAfterStop}, after reopen ${r.dataDirBytesAfterRestartOpen})`],
+    [r.store === 'postgres' ? 'schema bytes on disk after unload' : 'data dir bytes after unload', `${r.dataDirBytesAfterUnload} (${r.store === 'postgres' ? `${r.storedBytesAfterUnload} B stored in bases and ${r.logRowsAfterUnload} log rows` : `${r.dataDirFilesAfterUnload} files`}; last written ${r.dataDirWritingAfterLastEchoMs} ms after the last echo, compaction on unload included${r.dataDirQuiet ? '' : ', NOT quiet'}; after stop ${r.dataDirBytesAfterStop}, after reopen ${r.dataDirBytesAfterRestartOpen})`],
     ['encodeStateAsUpdate bytes (v1 / v2)', `${r.encodedBytes} / ${r.encodedV2Bytes}`],
-    ['data dir / encoded (both documents)', `${r.storageRatio}`],
+    [r.store === 'postgres' ? 'schema on disk / encoded (both documents)' : 'data dir / encoded (both documents)', `${r.storageRatio}`],
     coldRow('cold load, seeded (one update): connect → content (ms)', r.coldSeeded),
     coldRow('cold load, as stored from the trace: connect → content (ms)', r.cold),
     ['restart: process spawned → listening (ms)', `${r.restartListeningMs}`],
@@ -241,6 +248,8 @@ export function metrics(r) {
     { key: 'quiet', label: 'data dir quiet after unload', value: r.dataDirQuiet, better: 'higher' },
     { key: 'fresh', label: 'fresh client full sync p50 (ms, SyncStep2 arrived)', value: r.freshSyncStep2ArrivedMs.p50, better: 'lower' },
     { key: 'disk', label: 'data dir / encoded docs', value: r.storageRatio, better: 'lower' },
+    // On PostgreSQL the tables keep deleted log rows until a vacuum: what Quire keeps is this.
+    { key: 'stored', label: 'PostgreSQL: bases + log kept / encoded docs', value: r.storedRatio ?? '—', better: 'lower' },
     { key: 'coldSeeded', label: 'cold load after restart → content present (ms)', value: incomplete(r.coldSeeded), better: 'lower' },
     { key: 'atSynced', label: 'cold load: content present at synced', value: r.coldSeeded.atSynced, better: 'higher' },
     { key: 'cold', label: `cold load of the doc as stored from ${r.trace.txnsReplayed} edits (ms)`, value: incomplete(r.cold), better: 'lower' },

@@ -10,7 +10,7 @@
 import * as Y from 'yjs'
 import { BenchClient } from '../client.mjs'
 import { textEquals, watchContent } from '../content.mjs'
-import { removeDir, sleep, startServer, waitDirQuiet } from '../server-process.mjs'
+import { removeDir, sleep, startServer, waitStoreQuiet } from '../server-process.mjs'
 import { round } from '../stats.mjs'
 
 export const name = 'catchup'
@@ -91,7 +91,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     Y.applyUpdate(aDoc, Y.encodeStateAsUpdate(a.doc))
     const aText = a.text.toString()
     await a.close()
-    await waitDirQuiet(server.dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
+    await waitStoreQuiet(server.dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
     const cold = await reconnect('B-cold', bDoc, { doc: aDoc, text: aText })
     aDoc.destroy()
     bDoc.destroy()

@@ -15,7 +15,7 @@
 import * as Y from 'yjs'
 import { BenchClient } from '../client.mjs'
 import { textEquals, watchContent } from '../content.mjs'
-import { removeDir, sleep, startServer, waitDirQuiet } from '../server-process.mjs'
+import { removeDir, sleep, startServer, waitStoreQuiet } from '../server-process.mjs'
 import { MiB, round, summarize } from '../stats.mjs'
 import { traceDocument } from '../traces.mjs'
 
@@ -93,7 +93,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     const warm = await storm({ server, ...common })
     await seeder.close()
     seeder = null
-    await waitDirQuiet(dataDir, { quietMs: params.quietMs, maxMs: 30_000 })
+    await waitStoreQuiet(dataDir, { quietMs: params.quietMs, maxMs: 30_000 })
     await server.stop()
     server = await startServer({ kind: serverKind, dataDir })
     const cold = await storm({ server, ...common })
