@@ -7,9 +7,16 @@
  *
  * plus the `versions` and `version-states` sublevels of LevelVersions (versions.ts).
  *
- * Appends are group-committed: the updates of one event-loop turn and the meta of every
- * document they touch go in one atomic batch. Compaction writes the new base and deletes the
- * log entries it covers in one batch too, so a crash at any point leaves a loadable document.
+ * Appends are group-committed: the updates of one event-loop turn go in one atomic batch.
+ * Compaction writes the new base, the meta and deletes the log entries it covers in one batch
+ * too, so a crash at any point leaves a loadable document.
+ *
+ * The meta is not rewritten with every append (that second put cost about a quarter of LevelDB's
+ * work per update: ~13 of ~50 µs for a one-update batch): a document's first append, compactions
+ * and deletes write it at once, and counters moved by appends are written at most once a second
+ * (META_FLUSH_MS), and at close. After a crash the stored meta may lag its log by that second:
+ * whoever reads it first (readMeta, info) finds the log's last seq past it and recounts the
+ * entries after the base, so seqs, counts and sizes are exact again.
  *
  * When a batch fails, nothing of it is on disk, and the store must neither hand out a sequence
  * number twice nor let a later batch commit log entries without a meta that covers them:
@@ -58,6 +65,9 @@ export interface LevelStoreOptions {
   log?: Logger
 }
 
+/** Longest a document's stored meta lags behind its cached one because of appends. */
+const META_FLUSH_MS = 1000
+
 /** Data directories (resolved) that a store of this process has open. */
 const openInThisProcess = new Set<string>()
 
@@ -95,8 +105,13 @@ export class LevelDocStore implements DocStore {
   private readonly log: Sub<Bytes>
   private readonly metas = new Map<string, DocMeta>()
   private readonly metaReads = new Map<string, Promise<DocMeta>>()
-  /** Documents whose cached meta is ahead of the stored one: the next batch writes it. */
+  /** Documents whose cached meta must be written with the next batch. */
   private readonly dirty = new Set<string>()
+  /**
+   * Documents whose cached counters moved ahead of the stored meta through appends, with since
+   * when (oldest first): a batch writes those older than META_FLUSH_MS.
+   */
+  private readonly stale = new Map<string, number>()
   /** Documents whose meta the batch now in flight writes (there is at most one batch in flight). */
   private committing = new Set<string>()
   /** Compactions queued for the next batch, with the meta changes they make once it commits. */
@@ -217,7 +232,9 @@ export class LevelDocStore implements DocStore {
     meta.logUpdates++
     meta.logBytes += update.byteLength
     meta.updatedAt = Date.now()
-    this.dirty.add(name)
+    // A new document's meta goes with its first update: `list` finds documents by their metas.
+    if (seq === 1) this.dirty.add(name)
+    else if (!this.stale.has(name)) this.stale.set(name, meta.updatedAt)
     await this.writer.add([{ type: 'put', sublevel: this.log, key: logKey(name, seq), value: update }])
     return {
       seq,
@@ -314,9 +331,9 @@ export class LevelDocStore implements DocStore {
   }
 
   async info(name: string): Promise<DocInfo | null> {
-    // Read past the cache, so asking about unknown names (REST) caches nothing. Safe: a document
-    // whose meta is not cached has no unwritten changes.
-    const meta = this.metas.get(name) ?? ((await this.meta.get(name)) as DocMeta | undefined)
+    // Read past the cache, so asking about unknown names (REST) caches nothing. A meta that is
+    // not cached has no unwritten changes, unless the process before this one crashed.
+    const meta = this.metas.get(name) ?? (await this.recovered(name, (await this.meta.get(name)) as DocMeta | undefined))
     return meta && meta.seq > 0 ? docInfo(name, meta) : null
   }
 
@@ -377,6 +394,11 @@ export class LevelDocStore implements DocStore {
   }
 
   release(name: string): void {
+    // Counters only appends moved are written now rather than within the second.
+    if (this.stale.delete(name)) {
+      this.dirty.add(name)
+      void this.settled()
+    }
     // A meta that is dirty or in flight is ahead of the disk; dropping it would let a later read
     // go back to an older seq.
     if (!this.dirty.has(name) && !this.committing.has(name) && !this.compactions.has(name)) this.metas.delete(name)
@@ -402,6 +424,8 @@ export class LevelDocStore implements DocStore {
 
   async close(): Promise<void> {
     await Promise.all(this.reclaims)
+    for (const name of this.stale.keys()) this.dirty.add(name)
+    this.stale.clear()
     await this.writer.barrier().catch(() => {})
     await this.db.close()
     openInThisProcess.delete(this.path)
@@ -418,16 +442,12 @@ export class LevelDocStore implements DocStore {
           this.lastLoggedSeq(name),
         ])
         const now = Date.now()
-        const meta = this.metas.get(name) ?? stored ?? {
+        const cached = this.metas.get(name)
+        if (cached) return cached
+        const meta = (await this.recovered(name, stored, lastLogged)) ?? {
           seq: 0, baseSeq: 0, baseBytes: 0, logUpdates: 0, logBytes: 0, createdAt: now, updatedAt: now,
         }
-        // This store always commits a meta covering its log entries, but a database written by
-        // an older version may hold entries past its meta (a failed batch used to drop the meta
-        // from the next one). Continue above them rather than overwrite them.
-        if (lastLogged > meta.seq) {
-          meta.seq = lastLogged
-          this.dirty.add(name)
-        }
+        if (stored && meta.seq > stored.seq) this.dirty.add(name) // write the recount
         this.metas.set(name, meta)
         return meta
       })()
@@ -436,6 +456,26 @@ export class LevelDocStore implements DocStore {
       read.then(forget, forget)
     }
     return read
+  }
+
+  /**
+   * `stored` made exact again if the log goes past it (the meta lags its appends by up to a
+   * second, so a crash leaves it behind): seq continues above the last entry, and the entries
+   * after the base are counted afresh. Undefined if neither a meta nor a log entry exists.
+   */
+  private async recovered(name: string, stored: DocMeta | undefined, lastLogged?: number): Promise<DocMeta | undefined> {
+    const last = lastLogged ?? (await this.lastLoggedSeq(name))
+    if (last <= (stored?.seq ?? 0)) return stored
+    const now = Date.now()
+    const meta: DocMeta = stored ? { ...stored } : { seq: 0, baseSeq: 0, baseBytes: 0, logUpdates: 0, logBytes: 0, createdAt: now, updatedAt: now }
+    meta.seq = last
+    meta.logUpdates = 0
+    meta.logBytes = 0
+    for await (const update of this.log.values({ gt: logKey(name, meta.baseSeq), lt: logRangeEnd(name) })) {
+      meta.logUpdates++
+      meta.logBytes += (update as Bytes).byteLength
+    }
+    return meta
   }
 
   /** Seq of the document's last log entry, 0 if none: one seek, once per cache miss. */
@@ -458,7 +498,13 @@ export class LevelDocStore implements DocStore {
   private prepareBatch(ops: BatchOp[]): BatchState {
     const batch: BatchState = { metas: new Set(), compactions: this.pendingCompactions }
     this.pendingCompactions = new Map()
+    const due = Date.now() - META_FLUSH_MS
+    for (const [name, since] of this.stale) {
+      if (since > due) break // in age order: the rest are younger
+      this.dirty.add(name)
+    }
     for (const name of this.dirty) {
+      this.stale.delete(name)
       const meta = this.metas.get(name)
       if (!meta) continue
       const compaction = batch.compactions.get(name)
