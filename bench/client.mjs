@@ -1,16 +1,34 @@
 /**
- * A lightweight y-websocket protocol client for load generation: `ws` + y-protocols' message
- * numbers + lib0 encoding, one Y.Doc per client, no provider, no awareness, no reconnects.
- * Thousands fit in one process.
+ * A lightweight load-generation client for two framings of the Yjs sync protocol: `ws` +
+ * y-protocols' message numbers + lib0 encoding, one Y.Doc per client, no provider, no awareness,
+ * no reconnects. Thousands fit in one process.
  *
- * Protocol (y-websocket): every frame is binary, `varUint messageType, …`.
+ * y-websocket framing (Quire, the reference server, the floor): one document per socket, named by
+ * the URL path; every frame is binary, `varUint messageType, …`.
  *   [0, 0, stateVector]  SyncStep1      [0, 1, update] SyncStep2      [0, 2, update] Update
  *   [1, awarenessUpdate]                 [2, 0, reason] auth: permission denied
  *
- * Handshake: on open the client sends its SyncStep1; it answers the server's SyncStep1 with a
- * SyncStep2; `synced` resolves when the server's SyncStep2 has been applied. Against a relay that
- * does no sync (the bench's floor), `handshake: false` sends no SyncStep1, ignores SyncStep1s
- * from peers and counts as synced once the socket is open.
+ * Hocuspocus framing (`protocol: 'hocuspocus'`): the socket connects to the server's root URL and
+ * every frame starts with the document's name, `varString name, varUint messageType, …`, so one
+ * socket could carry several documents (this client uses one). Types 0 (Sync) and 1 (Awareness)
+ * carry the same payloads as above; the others:
+ *   client → server  [name, 2, 0, token]  Auth (Token): must come first; the server queues
+ *                    everything else for the document until its onAuthenticate hooks passed
+ *   server → client  [name, 2, 2, scope]  Authenticated     [name, 2, 1, reason] PermissionDenied
+ *                    [name, 2, 0]         TokenSync request (answered with the token again)
+ *                    [name, 8, 0|1]       SyncStatus: one per SyncStep2 or Update the client sent,
+ *                                         in order; 1 = applied ("saved") by the server
+ *                    [name, 3]  QueryAwareness     [name, 5, string] Stateless
+ *                    [name, 7, reason]   CLOSE: the server closed this document on the socket
+ *                    [9]                 connection-level Ping, no name (answered with [10] Pong)
+ * Hocuspocus echoes updates to their sender too, but merges what arrives within one event-loop
+ * turn into one broadcast: to count "the server has my update" per update, use its SyncStatus
+ * (`onAck`), not the echo frames.
+ *
+ * Handshake: on open the client sends its SyncStep1 (Hocuspocus: after the Auth message); it
+ * answers the server's SyncStep1 with a SyncStep2; `synced` resolves when the server's SyncStep2
+ * has been applied. Against a relay that does no sync (the bench's floor), `handshake: false`
+ * sends no SyncStep1, ignores SyncStep1s from peers and counts as synced once the socket is open.
  *
  * Latency marks: `sendMark(writerId, seq)` appends `<writerId>:<seq>;` to the shared Y.Text and
  * records the send time in a `MarkClock` shared by every client of the process (same clock:
@@ -25,18 +43,45 @@ import * as decoding from 'lib0/decoding'
 export const MSG_SYNC = 0
 export const MSG_AWARENESS = 1
 export const MSG_AUTH = 2
+// Hocuspocus only:
+export const MSG_QUERY_AWARENESS = 3
+export const MSG_SYNC_REPLY = 4 // a Sync message that must not trigger another SyncStep1
+export const MSG_STATELESS = 5
+export const MSG_CLOSE = 7
+export const MSG_SYNC_STATUS = 8
+export const MSG_PING = 9
+export const MSG_PONG = 10
+export const AUTH_TOKEN = 0
+export const AUTH_PERMISSION_DENIED = 1
+export const AUTH_AUTHENTICATED = 2
+
 export const SYNC_STEP1 = 0
 export const SYNC_STEP2 = 1
 export const SYNC_UPDATE = 2
 
+/** The framings BenchClient speaks (see above). */
+export const PROTOCOLS = ['y-websocket', 'hocuspocus']
+
 const REMOTE = Symbol('remote')
 const MARK_RE = /([A-Za-z0-9_-]+):(\d+);/g
 
-export function encodeSync(subtype, payload) {
+/** A Sync frame; with `address` (Hocuspocus) prefixed with the document's name. */
+export function encodeSync(subtype, payload, address = null) {
   const e = encoding.createEncoder()
+  if (address !== null) encoding.writeVarString(e, address)
   encoding.writeVarUint(e, MSG_SYNC)
   encoding.writeVarUint(e, subtype)
   encoding.writeVarUint8Array(e, payload)
+  return encoding.toUint8Array(e)
+}
+
+/** Hocuspocus' Auth (Token) message for the document `address`. */
+export function encodeAuth(address, token) {
+  const e = encoding.createEncoder()
+  encoding.writeVarString(e, address)
+  encoding.writeVarUint(e, MSG_AUTH)
+  encoding.writeVarUint(e, AUTH_TOKEN)
+  encoding.writeVarString(e, token)
   return encoding.toUint8Array(e)
 }
 
@@ -59,7 +104,11 @@ export class MarkClock {
 /**
  * @typedef {object} ClientOptions
  * @property {string} url server base, e.g. ws://127.0.0.1:1234
- * @property {string} room document name (URL-encoded into the path)
+ * @property {string} room document name (y-websocket: URL-encoded into the path; Hocuspocus: the
+ *   name prefixed to every frame)
+ * @property {'y-websocket' | 'hocuspocus'} [protocol] framing (default y-websocket)
+ * @property {string} [token] Hocuspocus: the Auth message's token (default ''; any token passes
+ *   a server without an onAuthenticate hook)
  * @property {string} [id] label used in marks and errors
  * @property {string} [textName] Y.Text name (default 'text')
  * @property {number} [syncTimeoutMs] reject `synced` after this long (default 30 s)
@@ -73,6 +122,9 @@ export class MarkClock {
  *   the echo of a mark this client sent itself
  * @property {(update: Uint8Array, arrivedAt: number, client: BenchClient) => void} [onUpdate]
  *   called for every update frame (SyncStep2 or Update) received, before it is applied
+ * @property {(arrivedAt: number, sentAt: number, client: BenchClient, applied: boolean) => void} [onAck]
+ *   Hocuspocus: called for the server's SyncStatus of each Update this client sent (not for the
+ *   one answering the handshake's SyncStep2), with that Update's send time
  */
 
 export class BenchClient {
@@ -80,7 +132,14 @@ export class BenchClient {
   constructor(options) {
     this.id = options.id ?? Math.random().toString(36).slice(2, 8)
     this.room = options.room
-    this.url = `${options.url.replace(/\/$/, '')}/${encodeURIComponent(options.room)}`
+    this.protocol = options.protocol ?? 'y-websocket'
+    if (!PROTOCOLS.includes(this.protocol)) throw new Error(`unknown protocol ${this.protocol}; known: ${PROTOCOLS.join(', ')}`)
+    const hocuspocus = this.protocol === 'hocuspocus'
+    const base = options.url.replace(/\/$/, '')
+    this.url = hocuspocus ? `${base}/` : `${base}/${encodeURIComponent(options.room)}`
+    /** Hocuspocus: the document name every frame starts with; null for y-websocket framing. */
+    this.address = hocuspocus ? options.room : null
+    this.token = options.token ?? ''
     this.ownDoc = !options.doc
     this.doc = options.doc ?? new Y.Doc()
     this.handshake = options.handshake ?? true
@@ -88,7 +147,16 @@ export class BenchClient {
     this.text = this.doc.getText(options.textName ?? 'text')
     this.onMark = options.onMark
     this.onUpdate = options.onUpdate
+    this.onAck = options.onAck
     this.isSynced = false
+    /** Hocuspocus: the server accepted the Auth message (its Authenticated reply arrived). */
+    this.authenticated = false
+    /** Hocuspocus: reason of a CLOSE message (the server closed the document on this socket). */
+    this.documentClosed = null
+    // Hocuspocus: per SyncStep2/Update sent and not yet answered by a SyncStatus, its send time
+    // (-1 for the handshake's SyncStep2); a queue read from _ackHead.
+    this._unacked = []
+    this._ackHead = 0
     /** Writer ids this client has sent marks as; their echoes are reported with own = true. */
     this.markWriters = new Set()
     this.closed = false
@@ -96,7 +164,12 @@ export class BenchClient {
     this.error = null
     /** Arrival time (performance.now()) of the frame being processed. */
     this.arrivedAt = 0
-    this.stats = { framesIn: 0, bytesIn: 0, updatesIn: 0, framesOut: 0, bytesOut: 0, updatesOut: 0, awarenessIn: 0, authIn: 0 }
+    this.stats = {
+      framesIn: 0, bytesIn: 0, updatesIn: 0, framesOut: 0, bytesOut: 0, updatesOut: 0, awarenessIn: 0, authIn: 0,
+      // Hocuspocus: SyncStatus answers to this client's Updates (rejected: applied = false), and
+      // frames for other documents or of types this client has no use for (QueryAwareness, Stateless).
+      acksIn: 0, acksRejected: 0, otherIn: 0,
+    }
     this.connectStartedAt = performance.now()
     /** performance.now() when the server's SyncStep2 was applied / had arrived. */
     this.syncedAt = 0
@@ -123,7 +196,7 @@ export class BenchClient {
     this._onDocUpdate = (update, origin) => {
       if (origin === REMOTE) return
       this.stats.updatesOut++
-      this.send(encodeSync(SYNC_UPDATE, update))
+      this._sendSync(SYNC_UPDATE, update)
     }
     this.doc.on('update', this._onDocUpdate)
 
@@ -132,7 +205,8 @@ export class BenchClient {
     this.ws = ws
     ws.on('open', () => {
       this.openedAt = performance.now()
-      if (this.handshake) this.send(encodeSync(SYNC_STEP1, Y.encodeStateVector(this.doc)))
+      if (this.address !== null) this.send(encodeAuth(this.address, this.token))
+      if (this.handshake) this._sendSync(SYNC_STEP1, Y.encodeStateVector(this.doc))
       else this._markSynced(0)
     })
     ws.on('message', (data, isBinary) => {
@@ -163,13 +237,21 @@ export class BenchClient {
   _handle(data) {
     // A view (no copy); lib0 honours byteOffset. Payloads are views too: applyUpdate copies.
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    if (this.address !== null && bytes.length === 1 && bytes[0] === MSG_PING) {
+      this.send(Uint8Array.of(MSG_PONG)) // Hocuspocus' connection-level ping: no document name
+      return
+    }
     const d = decoding.createDecoder(bytes)
+    if (this.address !== null && decoding.readVarString(d) !== this.address) {
+      this.stats.otherIn++ // another document on the same socket: not this client's
+      return
+    }
     const type = decoding.readVarUint(d)
-    if (type === MSG_SYNC) {
+    if (type === MSG_SYNC || (type === MSG_SYNC_REPLY && this.address !== null)) {
       const subtype = decoding.readVarUint(d)
       const payload = decoding.readVarUint8Array(d)
       if (subtype === SYNC_STEP1) {
-        if (this.handshake) this.send(encodeSync(SYNC_STEP2, Y.encodeStateAsUpdate(this.doc, payload)))
+        if (this.handshake) this._sendSync(SYNC_STEP2, Y.encodeStateAsUpdate(this.doc, payload))
       } else if (subtype === SYNC_STEP2 || subtype === SYNC_UPDATE) {
         this.stats.updatesIn++
         this.onUpdate?.(payload, this.arrivedAt, this)
@@ -183,9 +265,56 @@ export class BenchClient {
       this.stats.awarenessIn++
     } else if (type === MSG_AUTH) {
       this.stats.authIn++
-      const denied = decoding.readVarUint(d) === 0 ? decoding.readVarString(d) : ''
-      this.error ??= new Error(`permission denied: ${denied}`)
+      if (this.address === null) {
+        const denied = decoding.readVarUint(d) === 0 ? decoding.readVarString(d) : ''
+        this.error ??= new Error(`permission denied: ${denied}`)
+        return
+      }
+      const subtype = decoding.readVarUint(d)
+      if (subtype === AUTH_AUTHENTICATED) this.authenticated = true
+      else if (subtype === AUTH_TOKEN) this.send(encodeAuth(this.address, this.token)) // the server asks for it again
+      else if (subtype === AUTH_PERMISSION_DENIED) {
+        const error = new Error(`permission denied: ${decoding.readVarString(d)}`)
+        this.error ??= error
+        this._rejectSynced(error)
+      }
+    } else if (this.address === null) {
+      // y-websocket framing: nothing else is defined; ignored like the provider does
+    } else if (type === MSG_SYNC_STATUS) {
+      this._acked(decoding.readVarUint(d) === 1)
+    } else if (type === MSG_CLOSE) {
+      this.documentClosed = decoding.readVarString(d)
+      this._rejectSynced(new Error(`client ${this.id} (${this.room}): the server closed the document: ${this.documentClosed}`))
+      // The socket carries only this document: a provider would reconnect, this client is done.
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000)
+    } else {
+      this.stats.otherIn++ // QueryAwareness (no awareness state to answer with), Stateless, …
     }
+  }
+
+  /** Sends a Sync frame; Hocuspocus answers every SyncStep2 and Update with one SyncStatus. */
+  _sendSync(subtype, payload) {
+    const sent = this.send(encodeSync(subtype, payload, this.address))
+    if (sent && this.address !== null && subtype !== SYNC_STEP1) this._unacked.push(subtype === SYNC_UPDATE ? performance.now() : -1)
+    return sent
+  }
+
+  _acked(applied) {
+    if (this._ackHead >= this._unacked.length) return void this.stats.otherIn++ // nothing outstanding
+    const sentAt = this._unacked[this._ackHead++]
+    if (this._ackHead > 1024 && this._ackHead * 2 > this._unacked.length) {
+      this._unacked = this._unacked.slice(this._ackHead)
+      this._ackHead = 0
+    }
+    if (sentAt < 0) return // the handshake's SyncStep2
+    this.stats.acksIn++
+    if (!applied) this.stats.acksRejected++
+    this.onAck?.(this.arrivedAt, sentAt, this, applied)
+  }
+
+  /** Hocuspocus: Updates sent and not yet answered by a SyncStatus. */
+  get unacked() {
+    return this._unacked.length - this._ackHead
   }
 
   _markSynced(step2Bytes) {
@@ -256,6 +385,24 @@ export class BenchClient {
     }
     this.doc.off('update', this._onDocUpdate)
     if (this.ownDoc && !this.doc.isDestroyed) this.doc.destroy()
+  }
+}
+
+/**
+ * Client options that call `confirmed(arrivedAt)` once for every update of this client that the
+ * server confirmed having: on Hocuspocus its SyncStatus answer (one per update, in order), on the
+ * others the echo of the update (one update frame per update; exact only while this client is the
+ * document's only writer). The handshake's SyncStep2 is not a confirmation on either.
+ * @param {'y-websocket' | 'hocuspocus'} protocol
+ * @param {(arrivedAt: number) => void} confirmed
+ * @returns {Partial<ClientOptions>}
+ */
+export function onConfirmed(protocol, confirmed) {
+  if (protocol === 'hocuspocus') return { onAck: (arrivedAt) => confirmed(arrivedAt) }
+  return {
+    onUpdate: (_update, arrivedAt, client) => {
+      if (client.isSynced) confirmed(arrivedAt)
+    },
   }
 }
 

@@ -5,7 +5,8 @@
  * client of its document.
  *
  * Reports delivered/expected (expected = marks sent × (clientsPerDoc − 1); a writer's own echo is
- * counted separately), receive latency (frame arrival at the receiver − send time at the writer,
+ * counted separately, and so is Hocuspocus' SyncStatus answer to each of a writer's updates, the
+ * "ack"), receive latency (frame arrival at the receiver − send time at the writer,
  * same process clock; also at the readers alone, the clients that do not write), server CPU
  * seconds over the edit phase (send + drain) and peak RSS.
  *
@@ -60,6 +61,8 @@ export async function driveEditLoad({ params, servers, serverOf = () => 0, room,
   let writerSet = new Set()
   const echoLatencies = [] // writer → server → same writer
   let echoes = 0
+  const ackLatencies = [] // Hocuspocus: update sent → its SyncStatus back at the writer
+  const onAck = (arrivedAt, sentAt) => void ackLatencies.push(arrivedAt - sentAt)
   let delivered = 0
   let duplicates = 0
   let unknown = 0
@@ -88,7 +91,7 @@ export async function driveEditLoad({ params, servers, serverOf = () => 0, room,
     // Client i belongs to document i % docs, so every document fills up evenly while connecting.
     clients = await connectMany(
       total,
-      (i) => ({ url: servers[serverOf(i)].url, room: room(i % docs), id: `c${i}`, onMark, handshake: can.sync, syncTimeoutMs: 60_000 }),
+      (i) => ({ url: servers[serverOf(i)].url, protocol: servers[serverOf(i)].protocol, room: room(i % docs), id: `c${i}`, onMark, onAck, handshake: can.sync, syncTimeoutMs: 60_000 }),
       { concurrency },
     )
     const connectMs = performance.now() - connectStart
@@ -147,6 +150,7 @@ export async function driveEditLoad({ params, servers, serverOf = () => 0, room,
     const lat = summarize(latencies)
     const readerLat = summarize(readerLatencies)
     const echo = summarize(echoLatencies)
+    const ack = summarize(ackLatencies)
     const cpuSum = cpu.reduce((a, b) => a + b, 0)
     const ms = (x) => ({ p50: round(x.p50, 2), p90: round(x.p90, 2), p99: round(x.p99, 2), max: round(x.max, 2), mean: round(x.mean, 2) })
 
@@ -168,6 +172,8 @@ export async function driveEditLoad({ params, servers, serverOf = () => 0, room,
       readerDeliveries: readerLatencies.length,
       echoes,
       echoLatencyMs: { p50: round(echo.p50, 2), p99: round(echo.p99, 2), max: round(echo.max, 2) },
+      acks: ackLatencies.length,
+      ackLatencyMs: { p50: round(ack.p50, 2), p99: round(ack.p99, 2), max: round(ack.max, 2) },
       // Summed over the servers (one server: its own figures).
       serverCpuSeconds: round(cpuSum, 3),
       serverCpuPercentOfOneCore: round((cpuSum / ((performance.now() - start) / 1000)) * 100, 1),
@@ -200,6 +206,7 @@ export function editLoadRows(r) {
     ['delivered / expected', `${r.delivered} / ${r.expected} (${(r.deliveredRatio * 100).toFixed(2)}%)`],
     ['latency p50 / p99 / max (ms)', `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max}`],
     ['writer echo p50 / p99 / max (ms)', r.echoes ? `${r.echoLatencyMs.p50} / ${r.echoLatencyMs.p99} / ${r.echoLatencyMs.max} (${r.echoes} echoes)` : 'no echoes (the server does not echo)'],
+    ...(r.acks ? [['writer ack (SyncStatus) p50 / p99 / max (ms)', `${r.ackLatencyMs.p50} / ${r.ackLatencyMs.p99} / ${r.ackLatencyMs.max} (${r.acks} acks)`]] : []),
     ['server CPU (s)', `${r.serverCpuSeconds} (${r.serverCpuPercentOfOneCore}% of a core)`],
     ['server RSS connected / peak (MiB)', `${r.serverRssConnectedMiB} / ${r.serverPeakRssMiB}`],
     ['bench process CPU (s); its event-loop delay p99 / max (ms)', `${r.benchProcessCpuSeconds}; ${r.benchLoopDelayMs.p99} / ${r.benchLoopDelayMs.max}`],

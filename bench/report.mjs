@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
-import { FLOOR_NOTE, PROJECT_ROOT, SERVERS, packageVersions } from './targets.mjs'
+import { FLOOR_NOTE, HOCUSPOCUS_NOTE, PROJECT_ROOT, SERVERS, packageVersions } from './targets.mjs'
 
 /** Facts about this machine and checkout that the numbers depend on. */
 export function machineFacts() {
@@ -107,7 +107,7 @@ function ratioColumn(t, targets) {
   const base = SERVERS[t].baseline
   if (base) return targets.includes(base) ? { head: `${t} ÷ ${base}`, of: t, to: base } : null
   if (t === 'quire' || !targets.includes('quire')) return null
-  return { head: `Quire ÷ ${t}`, of: 'quire', to: t }
+  return { head: `Quire ÷ ${SERVERS[t].short ?? t}`, of: 'quire', to: t }
 }
 
 /** Markdown table: Quire first, each variant of it with its ratio to its baseline, then every peer with Quire's ratio to it. */
@@ -130,7 +130,7 @@ export function markdownTable(rows, targets) {
 }
 
 /** The machine facts as a short markdown list. */
-export function factsMarkdown(facts, { repeat, quick, seconds, loadAvgAtEnd, stores = {} }) {
+export function factsMarkdown(facts, { repeat, quick, seconds, loadAvgAtEnd, stores = {}, targets = [] }) {
   const v = Object.entries(facts.versions).map(([k, x]) => `${k} ${x ?? '?'}`).join(', ')
   const s = Object.entries(stores).map(([k, x]) => `${k} ${x}`).join(', ')
   return [
@@ -139,6 +139,7 @@ export function factsMarkdown(facts, { repeat, quick, seconds, loadAvgAtEnd, sto
     `- versions: ${v}`,
     ...(s ? [`- ${s} on the same machine (quire-pg, quire-cluster: a database and Redis prefix of the bench's own, dropped at the end)`] : []),
     `- ${FLOOR_NOTE}`,
+    ...(targets.includes('hocuspocus') ? [`- ${HOCUSPOCUS_NOTE}`] : []),
     `- ↓ lower is better, ↑ higher is better; a ratio X ÷ Y below 1× means X has the smaller number`,
   ].join('\n')
 }

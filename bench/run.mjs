@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 /**
- * Benchmark runner: every scenario against Quire, the reference y-websocket server and the floor
- * relay in one run, alternating servers (Q R F Q R F …) so drift hits all of them. Quire on
+ * Benchmark runner: every scenario against Quire, the reference y-websocket server, Hocuspocus and
+ * the floor relay in one run, alternating servers (Q R H F Q R H F …) so drift hits all of them. Quire on
  * PostgreSQL (quire-pg) and as two instances (quire-cluster) join by default only in the scenarios
  * their descriptors name (bench/targets.mjs `byDefault`, `only`), and everywhere with --target.
  *
- *   node bench/run.mjs                       all scenarios, full size, 2 runs per server (~10 min on 2 cores)
- *   node bench/run.mjs --quick               small sizes, 1 run per server (< 1.5 min; CI)
+ *   node bench/run.mjs                       all scenarios, full size, 2 runs per server (~13 min on 2 cores)
+ *   node bench/run.mjs --quick               small sizes, 1 run per server (~1.5 min; CI)
  *   node bench/run.mjs --scenario fanout     one scenario (repeatable, or comma-separated)
- *   node bench/run.mjs --target quire        only these servers (quire, quire-pg, quire-cluster, y-websocket, floor; comma-separated)
+ *   node bench/run.mjs --target quire        only these servers (quire, quire-pg, quire-cluster, y-websocket, hocuspocus, floor; comma-separated)
  *   node bench/run.mjs --repeat 3            runs per server and scenario
  *   node bench/run.mjs --set durationS=5     override a parameter in every scenario that has it
  *   node bench/run.mjs --write-docs          also rewrite the generated part of docs/benchmarks.md
@@ -20,7 +20,7 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { FLOOR_NOTE, PROJECT_ROOT, SERVERS, notApplicable, runsByDefault } from './targets.mjs'
+import { FLOOR_NOTE, HOCUSPOCUS_DIR, HOCUSPOCUS_NOTE, PROJECT_ROOT, SERVERS, notApplicable, runsByDefault } from './targets.mjs'
 import { cleanupDatabases, storeVersions } from './databases.mjs'
 import { compare, factsMarkdown, machineFacts, markdownTable, writeDocs } from './report.mjs'
 import * as fanout from './scenarios/fanout.mjs'
@@ -72,6 +72,7 @@ const runsIn = (scenarioName, t) => targetList.length > 0 || runsByDefault(scena
 const repeat = Number(values.repeat ?? (values.quick ? 1 : 2))
 if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) die(`--repeat expects 1..20, got ${values.repeat}`)
 if (targets.some((t) => t.startsWith('quire')) && !existsSync(join(PROJECT_ROOT, 'dist', 'cli.js'))) die('dist/cli.js not found: run `npm run build` first')
+if (targets.includes('hocuspocus') && !existsSync(HOCUSPOCUS_DIR)) die('Hocuspocus is not installed: run `npm run peers` (npm ci in bench/peers)')
 
 const overrides = {}
 for (const kv of values.set ?? []) {
@@ -102,6 +103,7 @@ const tableFile = join(resultsDir, `${stamp}.md`)
 const env = { node: facts.node, cpus: facts.cpus, cpuModel: facts.cpuModel, commit: facts.commit, srcDirty: facts.srcDirty }
 
 console.log(`# Quire bench — ${values.quick ? 'quick' : 'full'}, targets ${targets.join(', ')}, ${repeat} run(s) each, node ${facts.node}, ${facts.cpus} CPUs (load ${facts.loadAvgAtStart.join(' ')}), commit ${facts.commit}${facts.srcDirty ? ' (src modified)' : ''}`)
+if (targets.includes('hocuspocus')) console.log(`(${HOCUSPOCUS_NOTE})`)
 if (targets.includes('floor')) console.log(`(${FLOOR_NOTE})`)
 console.log('')
 
@@ -156,7 +158,7 @@ try {
 }
 const seconds = (performance.now() - t0) / 1000
 const table = markdownTable(compare(records, names, targets), targets)
-const facts2 = factsMarkdown(facts, { repeat, quick: values.quick, seconds, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), stores: storeVersions })
+const facts2 = factsMarkdown(facts, { repeat, quick: values.quick, seconds, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), stores: storeVersions, targets })
 const generated = `${table}\n\n${facts2}\n`
 writeFileSync(tableFile, `# Quire bench ${startedAt.toISOString()}\n\n${generated}`)
 console.log(`## Summary: medians over ${repeat} run(s) (${seconds.toFixed(1)} s)\n\n${generated}`)

@@ -1,7 +1,8 @@
 /**
  * Starts a collaboration server as a child process, the way a user runs it, and reads the
  * server process's own CPU time and memory from /proc. The server kinds (Quire on LevelDB or
- * PostgreSQL, the reference y-websocket server, the floor relay) are described in bench/targets.mjs.
+ * PostgreSQL, the reference y-websocket server, Hocuspocus, the floor relay) are described in
+ * bench/targets.mjs.
  *
  * A server's storage is named by its temporary data dir even when it stores in PostgreSQL (the
  * schema is derived from the dir's name, bench/databases.mjs), so scenarios restart a server "on
@@ -194,6 +195,7 @@ export function keepDir(dir) {
  * @typedef {object} ServerHandle
  * @property {string} kind
  * @property {import('./targets.mjs').Capabilities} can
+ * @property {'y-websocket' | 'hocuspocus'} protocol the framing its clients speak (BenchClient's `protocol`)
  * @property {number} pid
  * @property {number} port
  * @property {string} host
@@ -311,6 +313,7 @@ async function startOnce(kindName, kind, dataDir, options) {
   return {
     kind: kindName,
     can: kind.can,
+    protocol: kind.protocol ?? 'y-websocket',
     pid: child.pid,
     port,
     host,

@@ -11,6 +11,10 @@
  *   y-websocket  the reference server of y-websocket@1.5.4 (devDependency alias `y-websocket-ref`),
  *                `node bin/server.js` with YPERSISTENCE=<dir> (y-leveldb). It prints the port it was
  *                given, so PORT=0 would be useless: the bench picks a free port itself.
+ *   hocuspocus   Hocuspocus 4 (`@hocuspocus/server` + `@hocuspocus/extension-sqlite`, installed apart in
+ *                bench/peers so installing Quire does not build SQLite) through bench/peers/hocuspocus-server.mjs: the documents in <dataDir>/hocuspocus.sqlite,
+ *                PORT=0, quiet. Its clients speak the Hocuspocus framing (document name before
+ *                every message, Auth first: bench/client.mjs).
  *   floor        bench/floor-relay.mjs, a raw `ws` relay that forwards every frame to the other
  *                sockets of the same path without decoding. It stores nothing and does no sync.
  */
@@ -21,6 +25,9 @@ import { fileURLToPath } from 'node:url'
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const REF_DIR = join(PROJECT_ROOT, 'node_modules', 'y-websocket-ref')
+export const PEERS_DIR = join(PROJECT_ROOT, 'bench', 'peers')
+const PEERS_NM = join(PEERS_DIR, 'node_modules')
+export const HOCUSPOCUS_DIR = join(PEERS_NM, '@hocuspocus', 'server')
 
 /**
  * @typedef {object} Capabilities
@@ -33,6 +40,8 @@ const REF_DIR = join(PROJECT_ROOT, 'node_modules', 'y-websocket-ref')
 /**
  * @typedef {object} ServerKind
  * @property {string} label
+ * @property {string} [short] name in the ratio column's head (default: the kind's key)
+ * @property {'y-websocket' | 'hocuspocus'} [protocol] the framing its clients speak (default y-websocket)
  * @property {Capabilities} can
  * @property {Partial<Record<keyof Capabilities, string>>} [lacks] why a capability is missing, where "has no X" says too little
  * @property {'postgres'} [store] stores in PostgreSQL: started with the bench database and a schema of its own
@@ -122,6 +131,26 @@ export const SERVERS = {
     },
     isProblem: () => false, // it logs errors with console.error: stderr, which is always kept
   },
+  hocuspocus: {
+    label: `Hocuspocus ${version(HOCUSPOCUS_DIR) ?? '4 (not installed)'}`,
+    short: 'Hocuspocus',
+    protocol: 'hocuspocus',
+    // It echoes an update to its sender too (merged with whatever else arrived in the same
+    // event-loop turn); a client counts "the server has my update" by its SyncStatus answers.
+    can: { sync: true, storage: true, echo: true, cluster: false },
+    lacks: { cluster: 'the cluster scenario runs Quire instances only (Hocuspocus scales with @hocuspocus/extension-redis, not set up here)' },
+    needsPort: false,
+    command: ({ dataDir, host }) => ({
+      args: [join(PEERS_DIR, 'hocuspocus-server.mjs')],
+      env: { HOST: host, PORT: '0', DATA_DIR: dataDir },
+    }),
+    // "hocuspocus 4.7.0 listening on 127.0.0.1:PORT", printed once listen() resolved
+    parsePort: (line) => {
+      const m = /^hocuspocus \S+ listening on [^ ]+:(\d+)$/.exec(line.trim())
+      return m ? Number(m[1]) : null
+    },
+    isProblem: () => false, // it reports problems with console.warn/error: stderr, which is always kept
+  },
   floor: {
     label: 'floor (raw ws relay)',
     can: { sync: false, storage: false, echo: false, cluster: false },
@@ -141,6 +170,12 @@ export const SERVERS = {
 export const FLOOR_NOTE =
   'floor = a raw `ws` relay that forwards every frame to the other sockets of the same path: it stores nothing, ' +
   'does no sync and sends no echo, so scenarios that need sync or storage are n/a for it'
+
+export const HOCUSPOCUS_NOTE =
+  'Hocuspocus = `@hocuspocus/server` with `@hocuspocus/extension-sqlite` (one SQLite file in the data dir) at its ' +
+  'defaults, as bench/peers/hocuspocus-server.mjs starts it: it stores a document 2 s after the last change (at most 10 s ' +
+  'after the first), and at once when its last client leaves; its 4.x packages declare Node >= 22 and run here on ' +
+  'the same Node as every other server'
 
 /**
  * Why a scenario does not apply to a server kind, or null if it does.
@@ -174,7 +209,7 @@ export function freePort(host = '127.0.0.1') {
   })
 }
 
-const version = (dir) => {
+function version(dir) {
   try {
     return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version
   } catch {
@@ -198,7 +233,12 @@ export function packageVersions() {
     'y-websocket (reference server)': version(REF_DIR),
     'ws (reference server)': version(join(REF_DIR, 'node_modules', 'ws')) ?? version(join(nm, 'ws')),
     'y-leveldb (reference server)': version(join(nm, 'y-leveldb')),
+    '@hocuspocus/server': version(HOCUSPOCUS_DIR),
+    '@hocuspocus/extension-sqlite': version(join(PEERS_NM, '@hocuspocus', 'extension-sqlite')),
+    'better-sqlite3 (Hocuspocus)': version(join(PEERS_NM, 'better-sqlite3')),
+    'crossws (Hocuspocus, bundles its ws)': version(join(PEERS_NM, 'crossws')),
     'level (y-leveldb)': version(join(nm, 'y-leveldb', 'node_modules', 'level')),
     'y-websocket (bench test client)': version(join(nm, 'y-websocket')),
+    '@hocuspocus/provider (bench test client)': version(join(nm, '@hocuspocus', 'provider')),
   }
 }

@@ -17,7 +17,7 @@
  *     what it had not written is then missing after the restart, and reported as incomplete.
  */
 import * as Y from 'yjs'
-import { BenchClient } from '../client.mjs'
+import { BenchClient, onConfirmed } from '../client.mjs'
 import { textEquals, waitUntil, watchContent } from '../content.mjs'
 import { keepDir, removeDir, startServer, storeStats, waitStoreQuiet } from '../server-process.mjs'
 import { MiB, round, summarize } from '../stats.mjs'
@@ -40,7 +40,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
   const dataDir = server.dataDir
   const opened = []
   const connect = (id, options = {}, room = 'bigdoc') => {
-    const c = new BenchClient({ url: server.url, room, id, syncTimeoutMs: 60_000, ...options })
+    const c = new BenchClient({ url: server.url, protocol: server.protocol, room, id, syncTimeoutMs: 60_000, ...options })
     opened.push(c)
     return c
   }
@@ -66,26 +66,30 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
   }
   try {
     // --- the seeded copy: the final document as one update ---------------------------------------
-    const seeder = connect('seeder', {}, 'bigdoc-seeded')
+    let seededConfirmed = false
+    const seeder = connect('seeder', onConfirmed(server.protocol, () => (seededConfirmed = true)), 'bigdoc-seeded')
     await seeder.synced
     Y.applyUpdate(seeder.doc, target.update) // goes out as one update
-    if (!(await waitUntil(() => seeder.stats.updatesIn >= 2, params.echoTimeoutMs))) throw new Error('bigdoc: the seeded update was never echoed')
+    if (!(await waitUntil(() => seededConfirmed, params.echoTimeoutMs))) throw new Error('bigdoc: the seeded update was never confirmed')
     await seeder.close()
     await waitStoreQuiet(dataDir, { quietMs: params.quietMs, maxMs: params.quietMaxMs })
 
     // --- upload -----------------------------------------------------------------------------
+    // "Echoes": the writer's updates the server confirmed (their echoes; on Hocuspocus, which
+    // merges the echoes of updates that arrive together, its SyncStatus answers).
     let echoes = 0
     let echoWaiter = null // { target, resolve }
-    const writer = connect('writer', {
-      onUpdate: () => {
+    const writer = connect(
+      'writer',
+      onConfirmed(server.protocol, () => {
         echoes++
         if (echoWaiter && echoes >= echoWaiter.target) {
           const w = echoWaiter
           echoWaiter = null
           w.resolve()
         }
-      },
-    })
+      }),
+    )
     await writer.synced
     echoes = 0 // the SyncStep2 of the handshake is not an echo
     const waitEchoes = (n) => {

@@ -8,7 +8,7 @@
  *   cold: A left too and the room was unloaded; B is the first to open the document again.
  */
 import * as Y from 'yjs'
-import { BenchClient } from '../client.mjs'
+import { BenchClient, onConfirmed } from '../client.mjs'
 import { textEquals, watchContent } from '../content.mjs'
 import { removeDir, sleep, startServer, waitStoreQuiet } from '../server-process.mjs'
 import { round } from '../stats.mjs'
@@ -33,18 +33,19 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
   const server = await startServer({ kind: serverKind })
   const opened = []
   const connect = (id, options = {}) => {
-    const c = new BenchClient({ url: server.url, room: 'catchup', id, ...options })
+    const c = new BenchClient({ url: server.url, protocol: server.protocol, room: 'catchup', id, ...options })
     opened.push(c)
     return c
   }
   const rand = positions(42)
-  /** A makes `edits` edits and waits for their echoes (= the server has them). */
+  let confirmedA = 0 // A's updates the server confirmed (echoes; Hocuspocus: SyncStatus answers)
+  /** A makes `edits` edits and waits until the server confirmed them all (= it has them). */
   const makeEdits = async (a) => {
-    const before = a.stats.updatesIn
+    const before = confirmedA
     for (let i = 0; i < edits; i++) a.insert(String.fromCharCode(65 + (i % 26)), rand.next().value % (a.text.length + 1))
     const deadline = performance.now() + 30_000
-    while (a.stats.updatesIn - before < edits && performance.now() < deadline) await sleep(5)
-    if (a.stats.updatesIn - before < edits) throw new Error(`catchup: ${a.stats.updatesIn - before}/${edits} echoes`)
+    while (confirmedA - before < edits && performance.now() < deadline) await sleep(5)
+    if (confirmedA - before < edits) throw new Error(`catchup: ${confirmedA - before}/${edits} confirmed`)
   }
   /** B reconnects with `bDoc`; returns what it took to get A's content. */
   const reconnect = async (id, bDoc, expected) => {
@@ -71,7 +72,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     return r
   }
   try {
-    const a = connect('A')
+    const a = connect('A', onConfirmed(server.protocol, () => confirmedA++))
     await a.synced
     const base = Array.from({ length: baseChars }, (_, i) => String.fromCharCode(97 + (i % 26))).join('')
     a.insert(base, 0)

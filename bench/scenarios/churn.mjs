@@ -41,7 +41,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
   let failures = 0
   let firstError = null
   try {
-    const warm = new BenchClient({ url: server.url, room: 'churn-warm-up', id: 'warm', handshake })
+    const warm = new BenchClient({ url: server.url, protocol: server.protocol, room: 'churn-warm-up', id: 'warm', handshake })
     await warm.synced
     await warm.close()
     await sleep(settleMs)
@@ -55,7 +55,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     const worker = async () => {
       while (next < cycles && performance.now() < deadline) {
         const i = next++
-        const c = new BenchClient({ url: server.url, room: `churn-${i % docs}`, id: `ch${i}`, handshake, syncTimeoutMs: 10_000 })
+        const c = new BenchClient({ url: server.url, protocol: server.protocol, room: `churn-${i % docs}`, id: `ch${i}`, handshake, syncTimeoutMs: 10_000 })
         try {
           await c.synced
         } catch (error) {

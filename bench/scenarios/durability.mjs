@@ -9,7 +9,7 @@
  * server relays first and hands the update to y-leveldb afterwards, one write at a time: whatever
  * is still queued when it dies is gone. That difference is what this scenario measures.
  */
-import { BenchClient } from '../client.mjs'
+import { BenchClient, onConfirmed } from '../client.mjs'
 import { removeDir, sleep, startServer } from '../server-process.mjs'
 import { round } from '../stats.mjs'
 
@@ -32,19 +32,21 @@ async function once({ updates, delayMs, serverKind, contentTimeoutMs, settleMs }
     let echoes = 0
     let lastEchoAt = 0
     let killed = null
+    // An echo, or on Hocuspocus (whose echoes merge updates that arrive together) the SyncStatus
+    // answer to the update: either way the server saying it has the update.
     const writer = new BenchClient({
       url: server.url,
+      protocol: server.protocol,
       room: 'durability',
       id: 'writer',
-      onUpdate: (_u, arrivedAt) => {
-        if (!writer.isSynced) return // the handshake's SyncStep2 is not an echo
+      ...onConfirmed(server.protocol, (arrivedAt) => {
         echoes++
         if (echoes === updates) {
           lastEchoAt = arrivedAt
           if (delayMs <= 0) killed = server.kill('SIGKILL')
           else setTimeout(() => (killed = server.kill('SIGKILL')), delayMs)
         }
-      },
+      }),
     })
     opened.push(writer)
     await writer.synced
@@ -58,7 +60,7 @@ async function once({ updates, delayMs, serverKind, contentTimeoutMs, settleMs }
     await writer.close()
 
     server = await startServer({ kind: serverKind, dataDir })
-    const reader = new BenchClient({ url: server.url, room: 'durability', id: 'reader', syncTimeoutMs: 30_000 })
+    const reader = new BenchClient({ url: server.url, protocol: server.protocol, room: 'durability', id: 'reader', syncTimeoutMs: 30_000 })
     opened.push(reader)
     await reader.synced
     // The reference server answers from an empty document first and sends what it loaded later:

@@ -25,7 +25,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
   const handshake = server.can.sync
   let clients = []
   try {
-    const warm = new BenchClient({ url: server.url, room: 'warm-up', id: 'warm', handshake })
+    const warm = new BenchClient({ url: server.url, protocol: server.protocol, room: 'warm-up', id: 'warm', handshake })
     await warm.synced
     warm.insert('x')
     await sleep(100)
@@ -35,7 +35,7 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
     const cpu0 = server.cpuSeconds()
 
     const half = Math.floor(sockets / 2)
-    const options = (i) => ({ url: server.url, room: `idle-${i % docs}`, id: `i${i}`, syncTimeoutMs: 60_000, handshake })
+    const options = (i) => ({ url: server.url, protocol: server.protocol, room: `idle-${i % docs}`, id: `i${i}`, syncTimeoutMs: 60_000, handshake })
     const t0 = performance.now()
     clients = await connectMany(half, options, { concurrency })
     let connectMs = performance.now() - t0

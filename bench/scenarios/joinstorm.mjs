@@ -13,7 +13,7 @@
  * `verifyClients` of them do apply it and must end with exactly the trace's text.
  */
 import * as Y from 'yjs'
-import { BenchClient } from '../client.mjs'
+import { BenchClient, onConfirmed } from '../client.mjs'
 import { textEquals, watchContent } from '../content.mjs'
 import { removeDir, sleep, startServer, waitStoreQuiet } from '../server-process.mjs'
 import { MiB, round, summarize } from '../stats.mjs'
@@ -35,6 +35,7 @@ async function storm({ server, clients, verifyClients, timeoutMs, threshold, exp
     const apply = i < verifyClients
     storm.push(new BenchClient({
       url: server.url,
+      protocol: server.protocol,
       room: 'storm',
       id: `s${i}`,
       apply,
@@ -80,10 +81,9 @@ export async function run({ params, serverKind = 'quire', log = console.log }) {
   const dataDir = server.dataDir
   let seeder = null
   try {
-    seeder = new BenchClient({ url: server.url, room: 'storm', id: 'seeder' })
+    let echoed = false // the server confirmed the seeding update (its echo; Hocuspocus: its SyncStatus)
+    seeder = new BenchClient({ url: server.url, protocol: server.protocol, room: 'storm', id: 'seeder', ...onConfirmed(server.protocol, () => (echoed = true)) })
     await seeder.synced
-    let echoed = false
-    seeder.onUpdate = () => (echoed = true)
     Y.applyUpdate(seeder.doc, doc.update) // sent to the server as one update
     const deadline = performance.now() + 30_000
     while (!echoed && performance.now() < deadline) await sleep(5)
