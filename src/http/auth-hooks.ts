@@ -1,7 +1,8 @@
 /**
  * REST and page authentication as Fastify hooks: `Authorization: Bearer <JWT>` (or `?token=`
  * where a browser cannot set headers: the dashboard page and its EventSource stream). Reads need
- * `read`, writes (POST: updates, versions, restore) need `write`, DELETE needs the admin role.
+ * `read`, writes (POST: updates, versions, restore) need `write`, DELETE and the routes marked
+ * `adminOnly` (backup, restore of a backup, compaction) need the admin role.
  * Failures are the REST error shape: 401 for a missing, invalid or expired token, 403 for a
  * forbidden document, 503 while the key server cannot be reached.
  *
@@ -20,6 +21,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The principal an auth hook admitted; null without authentication (see principalOf). */
     quirePrincipal: Principal | null
+  }
+  interface FastifyContextConfig {
+    /**
+     * Only an admin token may call this route, whatever its method and document; the text says
+     * what it does, for the 403: "backing up every document".
+     */
+    adminOnly?: string
   }
 }
 
@@ -80,6 +88,8 @@ export function restGuard(auth: Authenticator, metrics: AuthMetrics): Guard {
     if (!auth.enabled) return
     const principal = await authenticate(auth, metrics, request, reply, false)
     if (!principal) return reply
+    const adminOnly = request.routeOptions.config?.adminOnly
+    if (adminOnly !== undefined) return principal.admin ? undefined : deny(reply, metrics, 403, `${adminOnly} needs the admin role`)
     const raw = (request.params as { name?: string } | undefined)?.name
     if (raw === undefined) return // the list: filtered by principal in the handler
     const need = needOf(request.method)

@@ -73,6 +73,7 @@ export interface DocumentJson {
   name: string
   updates: number
   bytes: number
+  logUpdates?: number
   createdAt?: string
   updatedAt?: string
   loaded: boolean
@@ -86,7 +87,7 @@ export function documentJson(registry: RoomRegistry, name: string, info: DocInfo
     name,
     updates: info?.seq ?? 0,
     bytes: info?.bytes ?? 0,
-    ...(info && { createdAt: new Date(info.createdAt).toISOString(), updatedAt: new Date(info.updatedAt).toISOString() }),
+    ...(info && { logUpdates: info.logUpdates, createdAt: new Date(info.createdAt).toISOString(), updatedAt: new Date(info.updatedAt).toISOString() }),
     loaded: room !== undefined,
     connections: registry.connections(name),
     ...(room && { quotaBytes: room.quotaBytes }),

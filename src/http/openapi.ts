@@ -44,6 +44,7 @@ export async function registerOpenapi(app: FastifyInstance, { authEnabled = true
       tags: [
         { name: 'documents', description: 'Documents: list, metadata, export, edit, delete' },
         { name: 'versions', description: 'Named versions of a document' },
+        { name: 'admin', description: 'Backup, restore and compaction for operators (the admin role when authentication is on)' },
       ],
     },
     // Shared schemas keep their $id as component name instead of def-0, def-1…

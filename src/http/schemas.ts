@@ -26,6 +26,7 @@ export const sharedSchemas = [
       name: { type: 'string', example: 'team-a/spec' },
       updates: { type: 'integer', description: 'Updates ever stored (the last sequence number); 0 if nothing is stored yet' },
       bytes: { type: 'integer', description: 'Bytes stored: compacted state plus log' },
+      logUpdates: { type: 'integer', description: 'Updates in the log, not yet compacted into the stored state; absent until something is stored' },
       createdAt: { type: 'string', format: 'date-time', description: 'Absent until something is stored' },
       updatedAt: { type: 'string', format: 'date-time', description: 'Last stored change' },
       loaded: { type: 'boolean', description: 'In memory, being edited' },
@@ -98,6 +99,38 @@ export const anyJson = (description: string) => ({
 export const documentResponse = { description: 'Document metadata', ...ref('QuireDocument') }
 export const stateVectorResponse = { description: 'The document state vector', ...ref('QuireStateVector') }
 export const versionResponse = { description: 'A version', ...ref('QuireVersion') }
+
+export const restoreSummary = {
+  description: 'Every document of the backup was handled; conflicts were left as they are',
+  type: 'object',
+  required: ['documents', 'restored', 'completed', 'skipped', 'conflicts', 'versions', 'bytes', 'conflicted'],
+  properties: {
+    documents: { type: 'integer', description: 'Documents in the backup' },
+    restored: { type: 'integer', description: 'Created, with all their versions' },
+    completed: { type: 'integer', description: 'Present with the same content and their first versions (an interrupted restore): the rest added' },
+    skipped: { type: 'integer', description: 'Present with the same content and versions' },
+    conflicts: { type: 'integer', description: 'Present with other content or versions: left as they are' },
+    versions: { type: 'integer', description: 'Versions added' },
+    bytes: { type: 'integer', description: 'Content and version bytes written' },
+    conflicted: {
+      type: 'array',
+      items: { type: 'object', required: ['name', 'reason'], properties: { name: { type: 'string' }, reason: { type: 'string' } } },
+    },
+  },
+}
+
+const storedSize = {
+  type: 'object',
+  required: ['bytes', 'logUpdates'],
+  properties: { bytes: { type: 'integer' }, logUpdates: { type: 'integer' } },
+}
+
+export const compaction = {
+  description: 'Compacted: stored bytes and log length before and after',
+  type: 'object',
+  required: ['name', 'before', 'after'],
+  properties: { name: { type: 'string' }, before: storedSize, after: storedSize },
+}
 
 export const documentList = {
   description: 'One page of documents, in name order',

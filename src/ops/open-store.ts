@@ -73,7 +73,7 @@ export async function openStore(location: StoreLocation, role: 'source' | 'targe
     try {
       return await LevelDocStore.open(location.dir)
     } catch (error) {
-      if (error instanceof DataDirInUseError) throw new StoreRefusal(`data dir ${location.dir} is in use by a running server: stop it first`)
+      if (error instanceof DataDirInUseError) throw new StoreRefusal(`data dir ${location.dir} is in use by a running server: stop it first`, { cause: error })
       throw new StoreRefusal(`cannot open ${role} ${where}: ${(error as Error).message}`)
     }
   }
