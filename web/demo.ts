@@ -1,9 +1,12 @@
 /**
  * The demo editor: CodeMirror 6 bound to a Y.Text by y-codemirror.next, synced through the stock
- * y-websocket provider to this server. Presence (names, colours, cursors) goes through awareness.
+ * y-websocket provider to this server, or with `?transport=sse` through Quire's SseProvider
+ * (Server-Sent Events and HTTP POSTs, docs/sse.md). Presence (names, colours, cursors) goes
+ * through awareness.
  */
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
+import { SseProvider } from '../src/client/index.js'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import { EditorState } from '@codemirror/state'
 import {
@@ -18,7 +21,7 @@ import {
   placeholder,
 } from '@codemirror/view'
 import { basePath, setStatus } from './common.js'
-import { documentName, roomPath, serverUrl } from './doc-name.js'
+import { documentName, httpUrl, roomPath, serverUrl } from './doc-name.js'
 import { loadIdentity, rename, saveIdentity } from './identity.js'
 import { showPresence } from './presence.js'
 import { editorTheme } from './editor-theme.js'
@@ -31,13 +34,19 @@ const base = basePath()
 // Read before documentName(), which may rewrite the URL.
 // With authentication on, open the page as `?token=<JWT>`: the provider sends it as its `token` parameter.
 const token = new URLSearchParams(location.search).get('token')
+// `?transport=sse`: Server-Sent Events instead of a WebSocket, for networks that block WebSockets.
+const sse = new URLSearchParams(location.search).get('transport') === 'sse'
 const name = documentName(base)
 document.title = `${name} · Quire`
 $('doc-name').textContent = name
 
 const doc = new Y.Doc()
+const params: Record<string, string> = token ? { token } : {}
 // BroadcastChannel would sync tabs of one browser without the server; the demo shows the server.
-const provider = new WebsocketProvider(serverUrl(base), roomPath(name), doc, { disableBc: true, params: token ? { token } : {} })
+// SseProvider takes the document name as it is (it encodes it for the URL itself).
+const provider = sse
+  ? new SseProvider(httpUrl(base), name, doc, { params })
+  : new WebsocketProvider(serverUrl(base), roomPath(name), doc, { disableBc: true, params })
 const ytext = doc.getText('content')
 
 let me = loadIdentity()
@@ -69,21 +78,40 @@ redrawCaretsOnRename(view, provider.awareness)
 // Connection status: connecting → syncing → connected, and back to offline on a drop.
 const status = $('status')
 const saved = $('saved')
+status.dataset.transport = sse ? 'sse' : 'websocket'
+status.title = sse ? 'Connected by Server-Sent Events and HTTP (?transport=sse)' : 'Connected by WebSocket'
+const isConnected = () => (provider instanceof SseProvider ? provider.connected : provider.wsconnected)
+const failedAttempts = () => (provider instanceof SseProvider ? provider.unsuccessfulReconnects : provider.wsUnsuccessfulReconnects)
+const via = sse ? ' · SSE' : ''
 let wasConnected = false
+let closed = false
 const showStatus = () => {
-  if (provider.wsconnected) wasConnected = true
-  const offline = !provider.wsconnected && (wasConnected || provider.wsUnsuccessfulReconnects > 0)
-  if (provider.wsconnected && provider.synced) setStatus(status, 'connected', 'Connected')
-  else if (provider.wsconnected) setStatus(status, 'syncing', 'Syncing…')
-  else if (offline) setStatus(status, 'disconnected', 'Offline · reconnecting')
-  else setStatus(status, 'connecting', 'Connecting…')
+  if (closed) return
+  if (isConnected()) wasConnected = true
+  const offline = !isConnected() && (wasConnected || failedAttempts() > 0)
+  if (isConnected() && provider.synced) setStatus(status, 'connected', `Connected${via}`)
+  else if (isConnected()) setStatus(status, 'syncing', `Syncing…${via}`)
+  else if (offline) setStatus(status, 'disconnected', `Offline · reconnecting${via}`)
+  else setStatus(status, 'connecting', `Connecting…${via}`)
   // The Y.Doc keeps offline edits; the provider sends them when it reconnects.
   saved.textContent = offline ? 'Offline: your edits are kept in this tab until the server is back' : 'Changes are saved on the server'
 }
-provider.on('status', showStatus)
-provider.on('sync', showStatus)
-provider.on('connection-close', showStatus)
-provider.on('closed', ({ reason }) => setStatus(status, 'disconnected', `Closed: ${reason || 'refused by the server'}`))
+const showClosed = ({ reason }: { reason: string }) => {
+  closed = true
+  setStatus(status, 'disconnected', `Closed: ${reason || 'refused by the server'}`)
+}
+if (provider instanceof SseProvider) {
+  provider.on('status', showStatus)
+  provider.on('sync', showStatus)
+  provider.on('connection-close', showStatus)
+  provider.on('connection-error', showStatus)
+  provider.on('closed', showClosed)
+} else {
+  provider.on('status', showStatus)
+  provider.on('sync', showStatus)
+  provider.on('connection-close', showStatus)
+  provider.on('closed', showClosed)
+}
 showStatus()
 
 showPresence(provider.awareness, $('avatars'), $('people-count'), $('people-noun'))

@@ -12,10 +12,13 @@ export function documentName(base: string): string {
       return path.slice(prefix.length)
     }
   }
-  const fromQuery = new URLSearchParams(location.search).get('doc')
+  const query = new URLSearchParams(location.search)
+  const fromQuery = query.get('doc')
   if (fromQuery) return fromQuery
   const name = `note-${Math.random().toString(36).slice(2, 8)}`
-  history.replaceState(null, '', `${base}?doc=${encodeURIComponent(name)}`)
+  // The transport choice stays (a reload keeps it); a token does not linger in the address bar.
+  const transport = query.get('transport')
+  history.replaceState(null, '', `${base}?doc=${encodeURIComponent(name)}${transport ? `&transport=${encodeURIComponent(transport)}` : ''}`)
   return name
 }
 
@@ -30,4 +33,9 @@ export function roomPath(name: string): string {
 export function serverUrl(base: string): string {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
   return `${scheme}://${location.host}${base.replace(/\/$/, '')}`
+}
+
+/** The server's HTTP base URL, for the SSE provider. */
+export function httpUrl(base: string): string {
+  return `${location.protocol}//${location.host}${base.replace(/\/$/, '')}`
 }

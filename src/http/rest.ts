@@ -12,6 +12,9 @@ import { handleError } from './errors.js'
 import { registerOpenapi, serveOpenapi } from './openapi.js'
 import { sharedSchemas } from './schemas.js'
 import { versionsRoutes } from './versions-routes.js'
+import { backupRoutes } from './backup-routes.js'
+import { sseRoutes } from './sse-routes.js'
+import type { SseTransport } from '../transport/sse.js'
 import { registerCors, registerRestRateLimit, type RestRateLimit, type SharedRateLimitStore } from './rate-limit.js'
 import type { LimitMetrics } from '../limits/limits.js'
 import { decoratePrincipal, type Guard } from './auth-hooks.js'
@@ -36,6 +39,8 @@ export interface RestOptions {
   originAllowed?: OriginCheck
   /** Origins sent CORS headers (`*` for any); empty or absent: CORS off. */
   corsOrigins?: readonly string[]
+  /** Serve documents as Server-Sent Events streams (`…/events`, `…/awareness`, docs/sse.md); absent: not served. */
+  sse?: SseTransport
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -56,5 +61,7 @@ export const restApi: FastifyPluginAsync<RestOptions> = async (app, options) => 
   app.addHook('onRequest', preflightedWrites)
   await app.register(docsRoutes, { ...options, prefix: '/api' })
   await app.register(versionsRoutes, { ...options, prefix: '/api' })
+  await app.register(backupRoutes, { ...options, prefix: '/api' })
+  if (options.sse) await app.register(sseRoutes, { ...options, sse: options.sse, prefix: '/api' })
   if (openapi) await serveOpenapi(app)
 }

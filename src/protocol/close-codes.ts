@@ -45,6 +45,11 @@ interface CloseErrorSpec {
 
 export const CLOSE_ERRORS = {
   QUIRE_SHUTTING_DOWN: { close: 1001, summary: 'The server is shutting down. Clients reconnect to it (or another instance) later.' },
+  QUIRE_STREAM_RESYNC: {
+    close: 1001,
+    summary:
+      'An SSE event stream received more than 4096 updates out of order (several instances, a gap filled by reloading the document) and ended; its client resumes from the last event id it got.',
+  },
   QUIRE_MALFORMED_FRAME: { close: 1002, summary: 'A frame ends early, has a length prefix past its end, or trailing bytes.' },
   QUIRE_UNSUPPORTED_MESSAGE: { close: 1003, summary: 'A text frame, an unknown message type, or an auth message (which only the server sends).' },
   QUIRE_INVALID_UPDATE: { close: 1007, summary: 'A state vector or update Yjs cannot decode or apply.' },

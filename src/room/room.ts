@@ -273,6 +273,14 @@ export class Room {
   }
 
   /**
+   * Like durable(), with the seq of the last update this room appended before the call (its
+   * loaded seq if none): every update this room stored up to that seq is in the document now.
+   */
+  durableSeq(): Promise<number> {
+    return this.lastAppend.then(({ seq }) => seq)
+  }
+
+  /**
    * Applies an update made by the server itself (REST): stored and relayed like a client's.
    * The caller has validated it (see content/update.ts). Resolves once it is durable.
    */

@@ -1,0 +1,598 @@
+/**
+ * Server-Sent Events transport: one document as an event stream (`GET …/api/docs/:name/events`)
+ * for clients that cannot keep a WebSocket open (proxies that strip upgrades, some corporate
+ * networks and hosting platforms). What a client sends goes over plain HTTP: document updates
+ * with `POST …/update`, awareness with `POST …/awareness` naming its stream (docs/sse.md).
+ *
+ * A stream is a Connection (connection.ts) over a Wire that writes events to the HTTP response,
+ * so admission, read-only marking, token expiry, the message-rate bucket, presence ownership,
+ * the slow-consumer limit and error handling are the WebSocket's own. What differs:
+ *
+ * - Updates come from the registry's durable feed (room/events.ts), which carries each update's
+ *   sequence number in the store: it becomes the event's `id:`, and a client that reconnects
+ *   with `Last-Event-ID` gets exactly the updates after it, read from the store.
+ * - The first event, `sync`, replaces y-websocket's SyncStep1/SyncStep2 exchange: what the client
+ *   lacks (or, on resume, nothing) and the server's state vector, so the client can POST what the
+ *   server lacks.
+ *
+ * Ordering: the stream subscribes to the feed in the same synchronous step as it takes the
+ * snapshot, so an update is either in the snapshot or arrives through the feed afterwards. The
+ * snapshot holds every update this room stored up to `Room.durableSeq()` at that moment; the
+ * feed's updates of this room at or below it are skipped, later ones relayed.
+ *
+ * Ids: an event's `id:` is a seq up to which the client has every update, so a resume never
+ * skips one. With one instance that is each update's own seq. With several, other instances'
+ * updates arrive out of order, or are still on their way when a snapshot is taken; each room's
+ * progress (which seqs it holds) is tracked here from the same feed, and a stream's ids only
+ * move past a seq once the client has everything below it.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
+import type { FastifyInstance } from 'fastify'
+import { CLOSE_ERRORS, ProtocolError, type CloseErrorCode } from '../protocol/close-codes.js'
+import { encodeAwareness } from '../protocol/messages.js'
+import { noTransportMetrics, type TransportMetrics } from '../metrics/hooks.js'
+import type { Logger, Peer } from '../room/peer.js'
+import type { Room } from '../room/room.js'
+import type { RoomRegistry } from '../room/registry.js'
+import type { StoredUpdate } from '../room/events.js'
+import type { DocStore } from '../storage/doc-store.js'
+import { LimitError } from '../limits/limits.js'
+import type { ConnectionGuard, SocketGuard } from '../limits/socket-guard.js'
+import type { Principal } from '../auth/permissions.js'
+import { closeAtExpiry } from '../auth/websocket-auth.js'
+import { Connection, type Wire } from './connection.js'
+
+/** A comment line every this often keeps proxies from timing the stream out and shows a dead client. */
+export const DEFAULT_SSE_HEARTBEAT_MS = 15_000
+
+/**
+ * Updates a stream may hold above its last contiguous seq (several instances deliver out of
+ * order; a gap filled by a whole reload never fills seq by seq). Past it the stream ends and
+ * its client resumes from the last id it got.
+ */
+const MAX_AHEAD = 4096
+
+/** Response headers of every stream: no caching, no transforming, and no buffering by nginx. */
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+} as const
+
+export interface SseTransportOptions {
+  registry: RoomRegistry
+  /** The store the registry writes to: `Last-Event-ID` resumes read its log. */
+  store: DocStore
+  log: Logger
+  metrics?: TransportMetrics
+  /** Connection, message-rate and slow-consumer limits, shared with the WebSocket transport. */
+  guard?: SocketGuard
+  heartbeatMs?: number
+}
+
+export interface OpenStream {
+  name: string
+  request: IncomingMessage
+  response: ServerResponse
+  /** From `admit`: releases the connection slot. */
+  release?: () => void
+  /** `Last-Event-ID`: resume after this seq. */
+  lastEventId?: number
+  /** The client's state vector (`?sv=`): the `sync` event then carries only what it lacks. */
+  stateVector?: Uint8Array
+  /** The token's principal: the stream ends when it expires. */
+  principal?: Principal
+  /** Read access only (POSTs are refused before they get here; the room drops its writes too). */
+  readOnly?: boolean
+  /** Headers earlier hooks set on the reply (CORS, rate limit), sent with the stream's. */
+  headers?: OutgoingHttpHeaders
+}
+
+/** What the `sync` event's data holds (JSON). */
+export interface SyncEventData {
+  /** Names this stream in `POST …/awareness?stream=`. */
+  stream: string
+  /** The seq this event stands for: every update stored up to it is in what the client has now. */
+  seq: number
+  /** The server's state vector, base64: `Y.encodeStateAsUpdate(doc, stateVector)` is what the server lacks. */
+  stateVector: string
+  /** What the client lacks, a Yjs v1 update in base64; absent when the stream resumed (`update` events follow). */
+  update?: string
+  /** True when the stream resumed after `Last-Event-ID` with the updates stored since. */
+  resumed?: true
+}
+
+let nextConnectionId = 0
+
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+
+/** One SSE event; `data` never holds a newline (base64 or JSON). */
+function event(type: string, data: string, id?: number): string {
+  return `event: ${type}\n${id === undefined ? '' : `id: ${id}\n`}data: ${data}\n\n`
+}
+
+/**
+ * Which seqs a room holds: every one up to `complete`, and `present` above it. Updates read back
+ * from the store (origin `remote`, instance null: a cluster catching up after a missed message,
+ * applied in seq order from the room's first gap, or a whole reload) leave the room complete up
+ * to their seq.
+ */
+class Progress {
+  readonly present = new Set<number>()
+
+  constructor(public complete: number) {}
+
+  add({ seq, origin }: StoredUpdate): void {
+    if (origin.kind === 'remote' && origin.instance === null) {
+      if (seq > this.complete) this.complete = seq
+      for (const s of this.present) if (s <= this.complete) this.present.delete(s)
+    } else if (seq > this.complete) {
+      this.present.add(seq)
+    }
+    while (this.present.delete(this.complete + 1)) this.complete++
+    // A gap nothing fills (another server writing without the cluster bus): stop tracking above
+    // it. Streams of the room then keep their ids at `complete` and resume with more than they need.
+    if (this.present.size > MAX_AHEAD) this.present.clear()
+  }
+}
+
+/** Every open event stream of one server, and the feed of durable updates they read. */
+export class SseTransport {
+  readonly registry: RoomRegistry
+  readonly store: DocStore
+  readonly log: Logger
+  readonly metrics: TransportMetrics
+  readonly guard: SocketGuard | undefined
+  private readonly streams = new Map<string, SseStream>()
+  private readonly byRoom = new Map<Room, Set<SseStream>>()
+  private readonly progress = new WeakMap<Room, Progress>()
+  private readonly heartbeatMs: number
+  private heartbeat: NodeJS.Timeout | undefined
+  private accepting = true
+
+  constructor(options: SseTransportOptions) {
+    this.registry = options.registry
+    this.store = options.store
+    this.log = options.log
+    this.metrics = options.metrics ?? noTransportMetrics
+    this.guard = options.guard
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_SSE_HEARTBEAT_MS
+    this.registry.observe({
+      roomOpened: (room) => {
+        this.progress.set(room, new Progress(room.loadedSeq))
+      },
+      updateStored: (room, stored) => {
+        this.progress.get(room)?.add(stored)
+        const streams = this.byRoom.get(room)
+        if (!streams) return
+        let data: string | undefined
+        const text = () => (data ??= base64(stored.update)) // encoded once for every stream of the room
+        for (const stream of streams) stream.stored(stored, text)
+      },
+      roomClosed: (room) => {
+        this.byRoom.delete(room)
+      },
+    })
+  }
+
+  /** Open streams. */
+  get size(): number {
+    return this.streams.size
+  }
+
+  /** False once the server is shutting down. */
+  get isAccepting(): boolean {
+    return this.accepting
+  }
+
+  /** Counts a connection for `ip` (the limits the WebSocket transport applies): its release, or the error to answer. */
+  admit(ip: string | undefined): (() => void) | LimitError {
+    const admitted = this.guard?.admit(ip)
+    return admitted ?? (() => {})
+  }
+
+  /** Starts a stream on a response nobody else writes to (a hijacked reply). */
+  open(options: OpenStream): SseStream {
+    const stream = new SseStream(this, options)
+    this.streams.set(stream.id, stream)
+    this.heartbeat ??= setInterval(() => {
+      for (const s of this.streams.values()) s.ping()
+    }, this.heartbeatMs)
+    this.heartbeat.unref()
+    stream.start()
+    return stream
+  }
+
+  /** The open stream with this id (from its `sync` event), if any. */
+  get(id: string | undefined): SseStream | undefined {
+    return id === undefined ? undefined : this.streams.get(id)
+  }
+
+  /** Ends every stream with a `close` event (1001) and refuses new ones. */
+  close(): void {
+    this.accepting = false
+    for (const stream of [...this.streams.values()]) stream.shutdown()
+    this.stopHeartbeat()
+  }
+
+  /** @internal The seqs `room` holds now: every one up to `complete`, and `present`. */
+  progressOf(room: Room): { complete: number; present: number[] } {
+    const progress = this.progress.get(room)
+    return progress ? { complete: progress.complete, present: [...progress.present] } : { complete: room.loadedSeq, present: [] }
+  }
+
+  /** @internal */
+  subscribe(room: Room, stream: SseStream): void {
+    let streams = this.byRoom.get(room)
+    if (!streams) this.byRoom.set(room, (streams = new Set()))
+    streams.add(stream)
+  }
+
+  /** @internal */
+  unsubscribe(room: Room | null, stream: SseStream): void {
+    if (!room) return
+    const streams = this.byRoom.get(room)
+    if (!streams) return
+    streams.delete(stream)
+    if (streams.size === 0) this.byRoom.delete(room)
+  }
+
+  /** @internal */
+  forget(stream: SseStream): void {
+    this.streams.delete(stream.id)
+    if (this.streams.size === 0) this.stopHeartbeat()
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeat)
+    this.heartbeat = undefined
+  }
+}
+
+type Held = { kind: 'update'; stored: StoredUpdate; data: () => string } | { kind: 'awareness'; text: string }
+
+/**
+ * One event stream: a Connection whose wire writes events. Its phases:
+ *
+ *   joining ──▶ syncing ──▶ live ──▶ closed
+ *   (auth, room loads)  (snapshot or store read; feed held)  (events flow)
+ */
+export class SseStream {
+  /** Unguessable: whoever knows it may announce presence on this stream's behalf. */
+  readonly id = randomBytes(16).toString('base64url')
+  readonly name: string
+  readonly connection: Connection
+  private readonly connectionId = (++nextConnectionId).toString(36)
+  private readonly res: ServerResponse
+  private readonly guard: ConnectionGuard | undefined
+  private phase: 'joining' | 'syncing' | 'live' | 'closed' = 'joining'
+  private room: Room | null = null
+  /** Feed events and awareness that arrived before the `sync` event went out. */
+  private held: Held[] = []
+  /** Every update with a seq up to this one is in what the client got (a resume's store read). */
+  private skipUpTo = 0
+  /** This room's own updates up to this seq are in the snapshot (remote ones may not be). */
+  private skipLocalUpTo = 0
+  /** Every seq up to this one has reached the client (or was in its snapshot). */
+  private watermark = 0
+  /** Seqs above the watermark that reached the client. */
+  private readonly ahead = new Set<number>()
+  /** The last `id:` sent: ids never go backwards, and only name a seq everything below reached. */
+  private sentId = -1
+  private errorCode: CloseErrorCode | undefined
+  private closeCode: number | undefined
+  private closeText = ''
+  private finished = false
+  private bytesOut = 0
+
+  constructor(
+    private readonly transport: SseTransport,
+    private readonly options: OpenStream,
+  ) {
+    this.name = options.name
+    this.res = options.response
+    this.guard = transport.guard?.connection()
+    const metrics = transport.metrics
+    const writable = () => this.isWritable
+    const wire: Wire = {
+      send: (frame) => this.frame(frame),
+      get bufferedAmount() {
+        return options.response.writableLength
+      },
+      get isOpen() {
+        return writable()
+      },
+      close: (code, reason) => this.end(code, reason),
+    }
+    const { principal, readOnly } = options
+    this.connection = new Connection({
+      id: this.connectionId,
+      name: options.name,
+      wire,
+      registry: transport.registry,
+      log: transport.log,
+      // The error code of a close goes into the `close` event.
+      metrics: {
+        connectionOpened: () => metrics.connectionOpened(),
+        connectionError: (code) => {
+          this.errorCode ??= code
+          metrics.connectionError(code)
+        },
+        connectionClosed: (code) => metrics.connectionClosed(code),
+        received: (type, bytes) => metrics.received(type, bytes),
+        sent: (frame) => metrics.sent(frame),
+        updateApplied: (seconds) => metrics.updateApplied(seconds),
+      },
+      guard: this.guard,
+      authorize: principal || readOnly ? (peer, onClose) => this.authorize(peer, onClose) : undefined,
+    })
+  }
+
+  /** Events flow: `sync` went out. */
+  get isLive(): boolean {
+    return this.phase === 'live'
+  }
+
+  private get isWritable(): boolean {
+    return this.phase !== 'closed' && !this.res.writableEnded && !this.res.destroyed
+  }
+
+  /** @internal Writes the headers and joins the room. */
+  start(): void {
+    const { request, response } = this.options
+    // After a hijack nobody else listens: an unheard 'error' (a write racing a reset) would
+    // take the process down. Node's own socket listener destroys the socket; these only record.
+    const onError = (error: Error) => this.connection.log().debug({ err: error }, 'event stream error')
+    request.on('error', onError)
+    response.on('error', onError)
+    // The socket outlives the response when the client keeps the connection alive.
+    const socket = response.socket
+    socket?.on('error', onError)
+    response.on('close', () => {
+      socket?.off('error', onError)
+      this.closed()
+    })
+    this.transport.metrics.connectionOpened()
+    this.transport.log.debug({ room: this.name, conn: this.connectionId, transport: 'sse' }, 'connection opened')
+    response.writeHead(200, { ...this.options.headers, ...SSE_HEADERS })
+    this.write('retry: 2000\n\n')
+    this.connection.start()
+  }
+
+  /** A heartbeat comment, for live streams. */
+  ping(): void {
+    if (this.phase === 'live') this.write(': ping\n\n')
+  }
+
+  /**
+   * An awareness update POSTed for this stream: handled as the WebSocket's awareness message
+   * (rate limit, ownership, sizes). The refusal, if any: the stream is closed with it.
+   */
+  receiveAwareness(update: Uint8Array): { code: CloseErrorCode; reason: string } | null {
+    if (this.phase !== 'live') return { code: 'QUIRE_SHUTTING_DOWN', reason: 'stream closed' }
+    this.connection.receive(encodeAwareness(update), true)
+    if (!this.connection.isClosed) return null
+    return { code: this.errorCode ?? 'QUIRE_INTERNAL', reason: this.closeText || 'stream closed' }
+  }
+
+  /** @internal A durable update of this stream's room (from the registry's feed). */
+  stored(stored: StoredUpdate, data: () => string): void {
+    if (this.phase === 'syncing') this.held.push({ kind: 'update', stored, data })
+    else if (this.phase === 'live') this.deliver(stored, data)
+  }
+
+  /** @internal Server shutdown: a `close` event with 1001, not counted as an error. */
+  shutdown(): void {
+    if (this.phase === 'closed') return
+    if (this.res.writableLength > 0) {
+      // A client that does not read would hold the server's close up until it drained.
+      this.phase = 'closed'
+      this.closeCode = CLOSE_ERRORS.QUIRE_SHUTTING_DOWN.close
+      this.transport.unsubscribe(this.room, this)
+      this.res.destroy()
+      return
+    }
+    this.errorCode = 'QUIRE_SHUTTING_DOWN'
+    this.end(CLOSE_ERRORS.QUIRE_SHUTTING_DOWN.close, 'server shutting down')
+  }
+
+  private authorize(peer: Peer, onClose: (cleanup: () => void) => void): Promise<boolean> {
+    if (this.options.readOnly) peer.readOnly = { dropAwareness: true, dropped() {} }
+    if (this.options.principal) onClose(closeAtExpiry(this.options.principal, peer))
+    return Promise.resolve(true)
+  }
+
+  /** What the room sends this peer: its SyncStep1 (on join) and awareness; its update frames are replaced by the feed. */
+  private frame(frame: Uint8Array): void {
+    if (frame[0] === 1) {
+      const decoder = decoding.createDecoder(frame)
+      decoding.readVarUint(decoder)
+      const text = event('awareness', base64(decoding.readVarUint8Array(decoder)))
+      if (this.phase === 'live') this.write(text)
+      else this.held.push({ kind: 'awareness', text })
+    } else if (frame[0] === 0 && frame[1] === 0 && this.phase === 'joining') {
+      // Room.join sends SyncStep1 first: the peer is in the room now.
+      this.joined()
+    }
+  }
+
+  private joined(): void {
+    const room = this.transport.registry.get(this.name)
+    if (!room?.isOpen) return
+    this.room = room
+    this.phase = 'syncing'
+    this.transport.subscribe(room, this)
+    const lastEventId = this.options.lastEventId
+    const started = lastEventId === undefined ? this.fresh(room) : this.resume(room, lastEventId)
+    started.catch((error: unknown) => {
+      if (this.phase === 'closed' || this.connection.isClosed || !room.isOpen) return // the room failed and closed its peers
+      this.connection.log().error({ err: error }, 'could not start event stream')
+      this.connection.fail(new ProtocolError('QUIRE_LOAD_FAILED', 'could not read document'))
+    })
+  }
+
+  /** The snapshot: what the client lacks, with the seq it covers. */
+  private async fresh(room: Room): Promise<void> {
+    // What the feed brought so far is in the document already, so in the snapshot below.
+    this.held = this.held.filter((h) => h.kind === 'awareness')
+    const update = Y.encodeStateAsUpdate(room.doc, this.options.stateVector)
+    const stateVector = Y.encodeStateVector(room.doc)
+    const { complete, present } = this.transport.progressOf(room)
+    const appended = await room.durableSeq() // the snapshot is sent only once all of it is durable
+    if (this.phase !== 'syncing') return
+    // The snapshot holds what the room held, and this room's appends in flight then (up to
+    // `appended`), which the feed reports meanwhile.
+    this.skipLocalUpTo = appended
+    this.setWatermark(complete)
+    for (const seq of present) this.cover(seq)
+    for (const h of this.held) if (h.kind === 'update' && this.inSnapshot(h.stored)) this.cover(h.stored.seq)
+    this.sendSync({ stream: this.id, seq: this.watermark, stateVector: base64(stateVector), update: base64(update) })
+    this.goLive()
+  }
+
+  /** `Last-Event-ID`: the updates stored after it, or a snapshot when compaction folded them away. */
+  private async resume(room: Room, lastId: number): Promise<void> {
+    const { store } = this.transport
+    const info = await store.info(this.name)
+    // An id past the document's last seq is not from this document's history: start afresh.
+    const entries = info && lastId <= info.seq ? await store.readSince(this.name, lastId) : null
+    if (this.phase !== 'syncing') return
+    if (!entries) return this.fresh(room)
+    const stateVector = Y.encodeStateVector(room.doc)
+    await room.durable()
+    if (this.phase !== 'syncing') return
+    this.skipUpTo = entries.at(-1)?.seq ?? lastId
+    this.setWatermark(lastId)
+    this.sendSync({ stream: this.id, seq: lastId, stateVector: base64(stateVector), resumed: true })
+    for (const { seq, update } of entries) {
+      if (this.phase !== 'syncing') return
+      this.cover(seq)
+      this.write(event('update', base64(update), this.nextId()))
+    }
+    this.goLive()
+  }
+
+  private sendSync(data: SyncEventData): void {
+    this.sentId = data.seq
+    this.write(event('sync', JSON.stringify(data), data.seq))
+  }
+
+  private goLive(): void {
+    if (this.phase !== 'syncing') return
+    this.phase = 'live'
+    for (const h of this.held.splice(0)) {
+      if (this.phase !== 'live') return
+      if (h.kind === 'update') this.deliver(h.stored, h.data)
+      else this.write(h.text)
+    }
+  }
+
+  /** In the resume's store read, or this room's own update in the snapshot (another instance's arriving now was not in it). */
+  private inSnapshot({ seq, origin }: StoredUpdate): boolean {
+    return seq <= this.skipUpTo || (seq <= this.skipLocalUpTo && origin.kind !== 'remote')
+  }
+
+  private deliver(stored: StoredUpdate, data: () => string): void {
+    const { seq, origin } = stored
+    const covered = this.inSnapshot(stored)
+    if (origin.kind === 'remote' && origin.instance === null) {
+      // Read back from the store in seq order (see Progress): with it the client has every seq up to this one.
+      if (seq > this.watermark) this.setWatermark(seq)
+    } else {
+      this.cover(seq)
+    }
+    if (!covered) this.write(event('update', data(), this.nextId()))
+  }
+
+  private setWatermark(seq: number): void {
+    this.watermark = seq
+    for (const s of this.ahead) if (s <= seq) this.ahead.delete(s)
+    while (this.ahead.delete(this.watermark + 1)) this.watermark++
+  }
+
+  /** `seq` reached the client. */
+  private cover(seq: number): void {
+    if (seq <= this.watermark) return
+    this.ahead.add(seq)
+    while (this.ahead.delete(this.watermark + 1)) this.watermark++
+    if (this.ahead.size > MAX_AHEAD) {
+      this.connection.fail(new ProtocolError('QUIRE_STREAM_RESYNC', 'stream lost track of its updates; resume from the last event id'), { leaveLater: true })
+    }
+  }
+
+  /** The `id:` for the next event: the watermark, when it moved since the last id sent. */
+  private nextId(): number | undefined {
+    if (this.watermark <= this.sentId) return undefined
+    this.sentId = this.watermark
+    return this.watermark
+  }
+
+  private write(text: string): void {
+    if (!this.isWritable) return
+    const tooSlow = this.guard?.send(this.res.writableLength)
+    if (tooSlow) return this.connection.fail(tooSlow, { leaveLater: true })
+    this.res.write(text)
+    this.bytesOut += text.length // base64 and JSON of ASCII: one byte per character
+  }
+
+  /** The Wire's close: a `close` event with the code, error code and reason, then the end of the response. */
+  private end(code: number, reason: string): void {
+    if (this.phase === 'closed') return
+    this.phase = 'closed'
+    this.closeCode = code
+    this.closeText = reason
+    this.held = []
+    this.transport.unsubscribe(this.room, this)
+    const res = this.res
+    if (res.writableEnded || res.destroyed) return
+    // A client that does not read would never see the event, and would hold its buffer meanwhile.
+    if (this.errorCode === 'QUIRE_SLOW_CONSUMER') return void res.destroy()
+    res.end(event('close', JSON.stringify({ code, error: this.errorCode, reason })))
+  }
+
+  /** The response is gone, whoever ended it. */
+  private closed(): void {
+    if (this.finished) return
+    this.finished = true
+    if (this.phase !== 'closed') {
+      this.phase = 'closed'
+      this.held = []
+      this.transport.unsubscribe(this.room, this)
+    }
+    this.transport.forget(this)
+    this.connection.closed()
+    this.options.release?.()
+    // A client that went away sends no close code: counted as 1005, "no status".
+    const code = this.closeCode ?? 1005
+    this.transport.metrics.connectionClosed(code)
+    const durationMs = Math.round(performance.now() - this.connection.openedAt)
+    this.transport.log.info(
+      { room: this.name, conn: this.connectionId, transport: 'sse', code, reason: this.closeText || undefined, durationMs, bytesIn: this.connection.bytesIn, bytesOut: this.bytesOut },
+      'connection closed',
+    )
+  }
+}
+
+/**
+ * The HTTP status answering a POST whose message closed its stream with `code` (the REST
+ * error shape): the 44xx codes mirror HTTP already.
+ */
+export function httpStatusOf(code: CloseErrorCode): number {
+  if (code === 'QUIRE_MESSAGE_RATE') return 429
+  const close = CLOSE_ERRORS[code].close
+  if (close >= 4400 && close < 4500) return close - 4000
+  if (close === 1013 || close === 1001) return 503
+  if (close === 1011) return 500
+  return 400
+}
+
+/** Ends every stream when the server closes: an open stream would keep `server.close()` waiting. */
+export function attachSse(app: FastifyInstance, options: SseTransportOptions): SseTransport {
+  const transport = new SseTransport(options)
+  app.addHook('preClose', async () => transport.close())
+  return transport
+}
