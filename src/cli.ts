@@ -6,6 +6,7 @@ import { createServer } from './server.js'
 import { ConfigError, SETTINGS, parseServeConfig } from './config.js'
 import { DataDirInUseError } from './storage/doc-store.js'
 import { migrateCommand } from './ops/migrate-cli.js'
+import { OPS_COMMANDS, runCommand } from './ops/commands.js'
 
 const USAGE_ROWS = Object.values(SETTINGS).map((s) => [s.flag + (s.flag === '--fsync' ? '' : ' <value>'), s.env, s.default, s.help])
 const widths = [0, 1, 2].map((column) => Math.max(...USAGE_ROWS.map((row) => row[column]!.length)))
@@ -15,9 +16,18 @@ const USAGE = [
   'Options (flag, environment variable, default):',
   ...USAGE_ROWS.map((row) => '  ' + row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')),
   '',
-  'Other commands:',
-  '  quire migrate --from <dir|url> --to <dir|url>  copy all documents between LevelDB and PostgreSQL (quire migrate --help)',
+  'Other commands (each has --help):',
+  ...commandRows([
+    ['quire migrate --from <dir|url> --to <dir|url>', 'copy all documents between LevelDB and PostgreSQL'],
+    ...OPS_COMMANDS.map((c) => [c.synopsis, c.summary] as [string, string]),
+  ]),
+  '  (export … restore work on a stopped store, --data <dir> or --database-url <url>, or a running server, --server <url>)',
 ].join('\n')
+
+function commandRows(rows: Array<[string, string]>): string[] {
+  const width = Math.max(...rows.map(([synopsis]) => synopsis.length))
+  return rows.map(([synopsis, summary]) => `  ${synopsis.padEnd(width)}  ${summary}`)
+}
 
 /** The package version, from the package.json next to dist/. */
 function version(): string {
@@ -62,6 +72,7 @@ async function serve(argv: string[]): Promise<void> {
     corsOrigins: config.corsOrigins,
     trustProxy: config.trustProxy,
     awarenessWindowMs: config.awarenessWindowMs,
+    changeEvents: config.changeEvents,
     logger: {
       level: config.logLevel,
       // JSON lines for log collectors; readable lines for a person at a terminal.
@@ -119,6 +130,8 @@ if (command === 'serve') {
   await serve(rest)
 } else if (command === 'migrate') {
   process.exit(await migrateCommand(rest))
+} else if (OPS_COMMANDS.some((c) => c.name === command)) {
+  process.exit(await runCommand(OPS_COMMANDS.find((c) => c.name === command)!, rest))
 } else if (command === '--version' || command === '-v' || command === 'version') {
   process.stdout.write(`quire ${version()}\n`)
 } else if (command === undefined || command === '--help' || command === '-h' || command === 'help') {

@@ -8,6 +8,10 @@ import { DEFAULT_LIMITS, type Limits } from './limits/limits.js'
 import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './http/rate-limit.js'
 import { DEFAULT_ALLOWED_ORIGINS, OriginSettingError, parseAllowedOrigins } from './auth/origins.js'
 import { trustFunction, type TrustProxy } from './limits/client-address.js'
+import type { ChangeEventOptions } from './events/start.js'
+import { EVENT_TYPES, type EventType } from './events/change-events.js'
+import { parseRetrySchedule } from './events/retry-schedule.js'
+import { parseWebhookSecret } from './events/webhook-signing.js'
 
 export interface ServeConfig {
   port: number
@@ -39,6 +43,8 @@ export interface ServeConfig {
   /** --trust-proxy (limits/client-address.ts). */
   trustProxy: TrustProxy
   awarenessWindowMs: number
+  /** --webhook-*: change events (events/); undefined when no URL is set. */
+  changeEvents: ChangeEventOptions | undefined
 }
 
 export interface DatabaseSettings {
@@ -70,6 +76,11 @@ export const SETTINGS = {
   'instance-id': { flag: '--instance-id', env: 'INSTANCE_ID', default: '', help: 'this instance\'s name in logs and the cluster (default: host name-pid)' },
   'trust-proxy': { flag: '--trust-proxy', env: 'TRUST_PROXY', default: 'false', help: 'client address from X-Forwarded-For of: true (any proxy), a hop count, or proxy addresses/CIDRs' },
   'awareness-window-ms': { flag: '--awareness-window-ms', env: 'AWARENESS_WINDOW_MS', default: '16', help: 'relay awareness (cursors) once per this window, latest states only (0: each change at once)' },
+  'webhook-url': { flag: '--webhook-url', env: 'WEBHOOK_URL', default: '', help: 'POST change events to these URLs (comma-separated; docs/events.md)' },
+  'webhook-secret': { flag: '--webhook-secret', env: 'WEBHOOK_SECRET', default: '', help: 'whsec_… secrets that sign webhooks (comma-separated during a rotation)' },
+  'webhook-events': { flag: '--webhook-events', env: 'WEBHOOK_EVENTS', default: EVENT_TYPES.join(','), help: 'which change events to send' },
+  'webhook-retry-schedule': { flag: '--webhook-retry-schedule', env: 'WEBHOOK_RETRY_SCHEDULE', default: '5s,5m,30m,2h,5h,10h,10h', help: 'delays between delivery attempts before an event goes to the dead letters' },
+  'webhook-timeout-ms': { flag: '--webhook-timeout-ms', env: 'WEBHOOK_TIMEOUT_MS', default: '10000', help: 'give up on one webhook attempt after this long' },
   'max-frame-bytes': { flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: String(16 * 1024 * 1024), help: 'largest WebSocket frame; larger closes with 1009' },
   'max-body-bytes': { flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', default: String(16 * 1024 * 1024), help: 'largest REST request body; larger gets 413' },
   'compact-after-updates': { flag: '--compact-after-updates', env: 'COMPACT_AFTER_UPDATES', default: '1000', help: 'compact a document once its log holds this many updates' },
@@ -227,6 +238,45 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     return list
   }
 
+  const list = (name: SettingName) => raw(name).split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  /** Secrets are never echoed: only which setting is wrong and why. */
+  const changeEvents = (): ChangeEventOptions | undefined => {
+    const urls = list('webhook-url')
+    if (urls.length === 0) return undefined
+    for (const url of urls) {
+      let parsed: URL | undefined
+      try {
+        parsed = new URL(url)
+      } catch {}
+      if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) throw new ConfigError(`${source('webhook-url')}: ${JSON.stringify(url)} is not an http(s) URL`)
+    }
+    const secrets = list('webhook-secret')
+    if (secrets.length === 0) throw new ConfigError(`${source('webhook-url')} needs --webhook-secret (WEBHOOK_SECRET): whsec_ and the base64 of 24 or more random bytes`)
+    for (const secret of secrets) {
+      try {
+        parseWebhookSecret(secret)
+      } catch (error) {
+        throw new ConfigError(`${source('webhook-secret')}: ${(error as Error).message}`)
+      }
+    }
+    const events = list('webhook-events')
+    for (const event of events) {
+      if (!(EVENT_TYPES as readonly string[]).includes(event)) throw new ConfigError(`${source('webhook-events')}: ${JSON.stringify(event)} is not one of ${EVENT_TYPES.join(', ')}`)
+    }
+    let retrySchedule: number[]
+    try {
+      retrySchedule = parseRetrySchedule(raw('webhook-retry-schedule'))
+    } catch (error) {
+      throw new ConfigError(`${source('webhook-retry-schedule')}: ${(error as Error).message}`)
+    }
+    return {
+      webhooks: urls.map((url) => ({ url, secrets })),
+      events: events as EventType[],
+      retrySchedule,
+      timeoutMs: integer('webhook-timeout-ms', 1, 600_000),
+    }
+  }
+
   const config = {
     port: integer('port', 0, 65535),
     host: text('host', (v) => /^[\w.:\-[\]%]+$/.test(v), 'a host name or IP address'),
@@ -272,6 +322,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     corsOrigins: corsOrigins(),
     trustProxy: trustProxy(),
     awarenessWindowMs: integer('awareness-window-ms', 0, 10_000),
+    changeEvents: changeEvents(),
   }
   if (config.redisUrl && !config.databaseUrl) {
     throw new ConfigError(`${source('redis-url')}: a cluster needs --database-url (DATABASE_URL): its instances share one store, and a LevelDB directory belongs to one process`)

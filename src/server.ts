@@ -7,6 +7,7 @@ import { RoomRegistry } from './room/registry.js'
 import type { DocStore } from './storage/doc-store.js'
 import { LevelDocStore } from './storage/leveldb.js'
 import { attachWebSocket } from './transport/websocket.js'
+import { attachSse } from './transport/sse.js'
 import { QuireMetrics } from './metrics/metrics.js'
 import { instrumentStore } from './metrics/instrument-store.js'
 import { opsRoutes } from './http/ops-routes.js'
@@ -23,6 +24,7 @@ import { authHooks } from './http/auth-hooks.js'
 import { trustFunction, type TrustProxy } from './limits/client-address.js'
 import type { ClusterTiming } from './cluster/cluster.js'
 import { startCluster, type RunningCluster } from './cluster/start.js'
+import { startChangeEvents, type ChangeEventOptions } from './events/start.js'
 
 /** Connection settings of the PostgreSQL store; unset ones keep their defaults. */
 export interface DatabaseOptions {
@@ -60,6 +62,8 @@ export interface QuireOptions {
   instanceId?: string
   /** Heartbeat, expiry and coalescing intervals of the cluster bus (docs/cluster.md). */
   clusterTiming?: Partial<ClusterTiming>
+  /** Tell your backend when documents change: webhooks with a durable outbox (docs/events.md). */
+  changeEvents?: ChangeEventOptions
   /** fsync every write batch. Default false: a process crash loses nothing, a power cut may. */
   fsync?: boolean
   /** Compact a document's log once it holds this many updates (default 1000)… */
@@ -154,18 +158,23 @@ export const quire = fp<QuireOptions>(
     if (!auth.authenticator.enabled) app.addHook('onListen', async () => app.log.warn({}, AUTH_OFF_WARNING))
     const originAllowed = originCheck(origins, { authEnabled: auth.authenticator.enabled })
     const guards = authHooks(auth)
+    // One guard for both transports: WebSocket connections and SSE streams share the connection limits.
+    const socketGuard = new SocketGuard(limits, metrics)
     attachWebSocket(app, registry, {
       basePath,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       pingIntervalMs: options.pingIntervalMs ?? 30_000,
       metrics,
       auth: auth.connection,
-      guard: new SocketGuard(limits, metrics),
+      guard: socketGuard,
       originAllowed,
       ...(options.trustProxy !== undefined && options.trustProxy !== false && { trustProxy: trustFunction(options.trustProxy) }),
     })
     const cluster = options.redisUrl
       ? await startCluster({ url: options.redisUrl, prefix: options.redisPrefix, instanceId: options.instanceId, timing: options.clusterTiming }, registry, store, metrics.registry, app.log)
+      : undefined
+    const changeEvents = options.changeEvents && options.changeEvents.webhooks.length > 0
+      ? await startChangeEvents(options.changeEvents, registry, store, metrics.registry, app.log)
       : undefined
     app.decorate('quire', { registry, store, metrics, cluster })
     const prefix = basePath.replace(/\/+$/, '')
@@ -174,10 +183,12 @@ export const quire = fp<QuireOptions>(
     if (options.rest !== false) {
       const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
       const rateLimit = { ...DEFAULT_REST_RATE_LIMIT, ...options.restRateLimit }
-      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, rateLimitRedis: cluster && { redis: cluster.rateLimitStore, nameSpace: `${cluster.prefix}rate:` }, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled })
+      const sse = attachSse(app, { registry, store, log: app.log, metrics, guard: socketGuard })
+      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, rateLimitRedis: cluster && { redis: cluster.rateLimitStore, nameSpace: `${cluster.prefix}rate:` }, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled, sse })
     }
     app.addHook('onClose', async () => {
       await registry.close()
+      await changeEvents?.close()
       await cluster?.close()
       if (!options.store) await store.close()
     })

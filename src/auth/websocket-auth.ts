@@ -121,6 +121,7 @@ export async function authorizeConnection(
     return false
   }
   if (admission.readOnly) peer.readOnly = readOnlyFlag(authenticator, metrics, log)
+  if (admission.principal.sub !== undefined) peer.subject = admission.principal.sub
   onClose(closeAtExpiry(admission.principal, peer))
   return true
 }

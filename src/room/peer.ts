@@ -10,6 +10,8 @@ export interface Peer {
   close(code: CloseErrorCode, reason: string): void
   /** Set for a read-only connection (see auth/): the room drops its document writes. */
   readOnly?: ReadOnly
+  /** The authenticated subject (the token's `sub`), for change events; unset when anonymous. */
+  subject?: string
 }
 
 export interface ReadOnly {

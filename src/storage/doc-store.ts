@@ -1,3 +1,5 @@
+import type { EventOutbox } from './event-outbox.js'
+
 /**
  * What Quire needs from durable storage. Every appended update gets a per-document sequence
  * number, increasing in append order, so that a reader can ask for "everything after seq N"
@@ -42,6 +44,8 @@ export interface DocStore {
   delete(name: string): Promise<boolean>
   /** Named full-state versions of stored documents. */
   readonly versions: VersionStore
+  /** Change-event bookkeeping (event-outbox.ts); stores without it cannot send change events. */
+  readonly events?: EventOutbox
   /** The caller is done with this document for now (its room unloaded): drop cached state. */
   release(name: string): void
   /** False before open and after close; `/readyz` reports it. Stores without it count as open. */

@@ -36,6 +36,7 @@ import * as Y from 'yjs'
 import { Level } from 'level'
 import { GroupCommit } from './group-commit.js'
 import { LevelVersions } from './versions.js'
+import { LevelEventOutbox } from './level-outbox.js'
 import { docInfo, logKey, logRangeEnd, nameOfLogKey, seqOfLogKey, type BatchOp, type Bytes, type DocMeta, type Sub } from './level-layout.js'
 import { silentLogger, type Logger } from '../logger.js'
 import {
@@ -130,6 +131,7 @@ export class LevelDocStore implements DocStore {
   private readonly reclaimAfterBytes: number
   private readonly logger: Logger
   readonly versions: LevelVersions
+  readonly events: LevelEventOutbox
 
   private constructor(
     private readonly db: Level<string, Bytes>,
@@ -159,6 +161,7 @@ export class LevelDocStore implements DocStore {
       (ops) => this.prepareBatch(ops),
     )
     this.versions = new LevelVersions(db, (ops) => this.writer.add(ops), async (name) => (await this.info(name)) !== null)
+    this.events = new LevelEventOutbox(db, (ops) => this.writer.add(ops))
   }
 
   /** Opens (creating if needed) the database in `dir`. Fails with DataDirInUseError if another process has it. */
