@@ -123,6 +123,8 @@ export class MarkClock {
  * @property {(update: Uint8Array, arrivedAt: number, client: BenchClient) => void} [onUpdate]
  *   called for every update frame (SyncStep2 or Update) received, before it is applied
  * @property {(arrivedAt: number, sentAt: number, client: BenchClient, applied: boolean) => void} [onAck]
+ * @property {(update: Uint8Array, arrivedAt: number, client: BenchClient) => void} [onAwareness] each awareness
+ *   update received (the y-protocols encoding, without the message type)
  *   Hocuspocus: called for the server's SyncStatus of each Update this client sent (not for the
  *   one answering the handshake's SyncStep2), with that Update's send time
  */
@@ -148,6 +150,7 @@ export class BenchClient {
     this.onMark = options.onMark
     this.onUpdate = options.onUpdate
     this.onAck = options.onAck
+    this.onAwareness = options.onAwareness
     this.isSynced = false
     /** Hocuspocus: the server accepted the Auth message (its Authenticated reply arrived). */
     this.authenticated = false
@@ -263,6 +266,7 @@ export class BenchClient {
       }
     } else if (type === MSG_AWARENESS) {
       this.stats.awarenessIn++
+      if (this.onAwareness) this.onAwareness(decoding.readVarUint8Array(d), this.arrivedAt, this)
     } else if (type === MSG_AUTH) {
       this.stats.authIn++
       if (this.address === null) {

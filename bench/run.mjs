@@ -32,8 +32,9 @@ import * as catchup from './scenarios/catchup.mjs'
 import * as joinstorm from './scenarios/joinstorm.mjs'
 import * as churn from './scenarios/churn.mjs'
 import * as cluster from './scenarios/cluster.mjs'
+import * as awareness from './scenarios/awareness.mjs'
 
-const SCENARIOS = { fanout, rooms, idle, bigdoc, durability, catchup, joinstorm, churn, cluster }
+const SCENARIOS = { fanout, rooms, idle, awareness, bigdoc, durability, catchup, joinstorm, churn, cluster }
 
 const { values } = parseArgs({
   options: {
