@@ -66,8 +66,8 @@ describe('demo editor and dashboard in chromium', () => {
     await waitFor(async () => (await editorText(bob)).includes('- ship the dashboard'), "Alice's text in Bob's editor")
     expect(await editorText(bob)).toBe('Meeting notes\n- ship the dashboard')
 
-    // Bob sees Alice's caret with her name, and both count two people.
-    await bob.locator('.cm-ySelectionInfo', { hasText: aliceName }).waitFor()
+    // Bob sees Alice's caret with her name (shown while it moves: web-demo.test.ts), and both count two people.
+    await bob.locator('.cm-ySelectionInfo', { hasText: aliceName }).waitFor({ state: 'attached' })
     for (const page of [alice, bob]) {
       await page.locator('[data-testid="people-count"]', { hasText: /^2$/ }).waitFor()
       expect(await page.locator('[data-testid="people-noun"]').innerText()).toBe('people')
@@ -79,7 +79,7 @@ describe('demo editor and dashboard in chromium', () => {
     await bob.keyboard.press('Control+End')
     await bob.keyboard.type(' (on it)')
     await alice.locator('.avatar[data-name="Bob Builder"]').waitFor()
-    await alice.locator('.cm-ySelectionInfo', { hasText: 'Bob Builder' }).waitFor()
+    await alice.locator('.cm-ySelectionInfo', { hasText: 'Bob Builder' }).waitFor({ state: 'attached' })
     await waitFor(async () => (await editorText(alice)).endsWith('(on it)'), "Bob's edit in Alice's editor")
 
     await alice.screenshot({ path: SCREENSHOTS + 'editor-alice.png' })

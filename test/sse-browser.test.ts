@@ -65,9 +65,9 @@ describe('demo editor over SSE in chromium', () => {
     await bob.keyboard.type(', answered over WebSocket')
     await waitFor(async () => (await editorText(alice)) === 'Typed over SSE, answered over WebSocket', "Bob's text in Alice's editor")
 
-    // Presence both ways: carets with names, two people on each page.
-    await bob.locator('.cm-ySelectionInfo', { hasText: aliceName }).waitFor()
-    await alice.locator('.cm-ySelectionInfo', { hasText: bobName }).waitFor()
+    // Presence both ways: carets with names (shown only while they move: web-demo.test.ts), two people on each page.
+    await bob.locator('.cm-ySelectionInfo', { hasText: aliceName }).waitFor({ state: 'attached' })
+    await alice.locator('.cm-ySelectionInfo', { hasText: bobName }).waitFor({ state: 'attached' })
     for (const page of [alice, bob]) await page.locator('[data-testid="people-count"]', { hasText: /^2$/ }).waitFor()
 
     // A quick burst from the SSE page arrives whole and in order.

@@ -26,6 +26,9 @@ import { loadIdentity, rename, saveIdentity } from './identity.js'
 import { showPresence } from './presence.js'
 import { editorTheme } from './editor-theme.js'
 import { redrawCaretsOnRename, remoteCursors } from './remote-cursors.js'
+import { labelsAfterMoves } from './cursor-labels.js'
+import { editLock, setLocked } from './edit-lock.js'
+import { fetchAccess, refusalText, type PageAccess } from './access.js'
 import './demo.css'
 
 const $ = <T extends HTMLElement = HTMLElement>(testId: string) => document.querySelector<T>(`[data-testid="${testId}"]`)!
@@ -68,6 +71,8 @@ const view = new EditorView({
       keymap.of(yUndoManagerKeymap),
       yCollab(ytext, null), // text sync and undo; cursors come from remoteCursors
       remoteCursors(ytext, provider.awareness),
+      labelsAfterMoves(provider.awareness),
+      editLock(), // until the server says this token may write
       editorTheme,
     ],
   }),
@@ -75,7 +80,8 @@ const view = new EditorView({
 
 redrawCaretsOnRename(view, provider.awareness)
 
-// Connection status: connecting → syncing → connected, and back to offline on a drop.
+// Connection status: connecting → syncing → connected (or read-only), back to offline on a drop,
+// and "access refused" for good once the server refused the token.
 const status = $('status')
 const saved = $('saved')
 status.dataset.transport = sse ? 'sse' : 'websocket'
@@ -84,22 +90,41 @@ const isConnected = () => (provider instanceof SseProvider ? provider.connected 
 const failedAttempts = () => (provider instanceof SseProvider ? provider.unsuccessfulReconnects : provider.wsUnsuccessfulReconnects)
 const via = sse ? ' · SSE' : ''
 let wasConnected = false
-let closed = false
+/** What the server says this token may do; undefined while asking. */
+let access: PageAccess | undefined
+/** Set once the server refused the token or closed the document for good: nothing typed here could be saved. */
+let refused = false
 const showStatus = () => {
-  if (closed) return
+  if (refused) return
   if (isConnected()) wasConnected = true
   const offline = !isConnected() && (wasConnected || failedAttempts() > 0)
-  if (isConnected() && provider.synced) setStatus(status, 'connected', `Connected${via}`)
+  const readOnly = access?.kind === 'read'
+  // "Connected" only once the access is known too, so the page never invites typing it would drop.
+  if (isConnected() && provider.synced && access) setStatus(status, 'connected', `${readOnly ? 'Read-only' : 'Connected'}${via}`)
   else if (isConnected()) setStatus(status, 'syncing', `Syncing…${via}`)
   else if (offline) setStatus(status, 'disconnected', `Offline · reconnecting${via}`)
   else setStatus(status, 'connecting', `Connecting…${via}`)
+  status.dataset.access = access?.kind ?? 'pending'
   // The Y.Doc keeps offline edits; the provider sends them when it reconnects.
-  saved.textContent = offline ? 'Offline: your edits are kept in this tab until the server is back' : 'Changes are saved on the server'
+  saved.textContent = readOnly
+    ? 'Read-only: you see every change live, but your token does not allow editing'
+    : offline
+      ? 'Offline: your edits are kept in this tab until the server is back'
+      : 'Changes are saved on the server'
+  // Writers keep typing offline (the edits wait in the tab); readers never could.
+  setLocked(view, access === undefined || readOnly)
 }
-const showClosed = ({ reason }: { reason: string }) => {
-  closed = true
-  setStatus(status, 'disconnected', `Closed: ${reason || 'refused by the server'}`)
+/** The server refused this page's token (401/4401, 403/4403) or closed the document for good (other 44xx). */
+const refuse = (code: number, reason: string) => {
+  if (refused) return // the access check and the connection may both say it; the first one stands
+  refused = true
+  const text = refusalText(code, reason)
+  setStatus(status, 'disconnected', text.status)
+  status.dataset.refused = String(code)
+  saved.textContent = text.detail
+  setLocked(view, true)
 }
+const showClosed = ({ code, reason }: { code: number; reason: string }) => refuse(code, reason)
 if (provider instanceof SseProvider) {
   provider.on('status', showStatus)
   provider.on('sync', showStatus)
@@ -113,6 +138,13 @@ if (provider instanceof SseProvider) {
   provider.on('closed', showClosed)
 }
 showStatus()
+void fetchAccess(base, name, token).then((answer) => {
+  if (answer.kind === 'refused') return refuse(answer.status, answer.message)
+  access = answer
+  showStatus()
+  // The editor could not take focus while locked; give it now unless the person went elsewhere.
+  if (answer.kind !== 'read' && !refused && (document.activeElement === document.body || document.activeElement === null)) view.focus()
+})
 
 showPresence(provider.awareness, $('avatars'), $('people-count'), $('people-noun'))
 

@@ -1,4 +1,4 @@
-/** CodeMirror styling for the demo: a document-like sheet, and always-visible remote name tags. */
+/** CodeMirror styling for the demo: a document-like sheet, and remote name tags that show when they matter. */
 import { EditorView } from '@codemirror/view'
 
 export const editorTheme = EditorView.theme({
@@ -16,9 +16,14 @@ export const editorTheme = EditorView.theme({
   '&.cm-focused .cm-selectionBackground, .cm-selectionBackground': { backgroundColor: 'var(--selection) !important' },
   // My caret in my own colour, the one the others see.
   '.cm-cursor': { borderLeftColor: 'var(--me, var(--accent))', borderLeftWidth: '2px' },
-  // y-codemirror.next shows a remote name only on hover; a demo should show who is where.
+  // Remote names show on hover and for a moment after the caret moved (cursor-labels.ts): a label
+  // that always shows covers the line above. Hidden ones take no pointer events, so the text under
+  // them stays clickable; visibility (not only opacity) so that hidden means hidden to tools too.
   '.cm-ySelectionInfo': {
-    opacity: '1',
+    opacity: '0',
+    visibility: 'hidden',
+    pointerEvents: 'none',
+    transition: 'opacity .2s ease-in-out, visibility 0s linear .2s',
     top: '-1.55em',
     left: '-2px',
     padding: '1px 6px',
@@ -28,6 +33,11 @@ export const editorTheme = EditorView.theme({
     fontWeight: '600',
     letterSpacing: '0.01em',
     boxShadow: '0 1px 2px rgb(0 0 0 / 0.15)',
+  },
+  '.cm-ySelectionCaret:hover > .cm-ySelectionInfo, .cm-ySelectionInfo.cm-ySelectionInfo-active': {
+    opacity: '1',
+    visibility: 'visible',
+    transition: 'opacity .15s ease-in-out, visibility 0s',
   },
   '.cm-ySelectionCaret': { borderLeftWidth: '2px', borderRightWidth: '0', marginLeft: '-1px', marginRight: '-1px' },
   '.cm-ySelectionCaretDot': { display: 'none' },

@@ -1,20 +1,33 @@
 /**
- * The admin dashboard's data: a snapshot of the loaded rooms and the server totals, pushed to
- * every open dashboard by Server-Sent Events. One snapshot per tick is shared by all dashboards,
+ * The admin dashboard's data: a snapshot of the loaded rooms (with who is connected) and the
+ * server totals, pushed to every open dashboard by Server-Sent Events, plus five minutes of
+ * samples for its charts (admin-history.ts). One snapshot per tick is shared by all dashboards,
  * and the timer runs only while at least one is open. Streams are capped in number, in unsent
  * bytes and in lifetime (see serveAdminEvents).
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify'
 import type { RoomRegistry } from '../room/registry.js'
+import type { Peer } from '../room/peer.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { MetricsTotals, QuireMetrics } from '../metrics/metrics.js'
 import { principalOf } from './auth-hooks.js'
 import { errorBody } from './errors.js'
+import { AdminHistory, type Sample } from './admin-history.js'
+
+/** Connections of one document grouped by who they are. */
+export interface PersonRow {
+  /** The token's `sub`; null for anonymous connections (authentication off, or a token without `sub`). */
+  subject: string | null
+  readOnly: boolean
+  connections: number
+}
 
 export interface RoomRow {
   name: string
   connections: number
+  /** Who is connected, most connections first, at most `MAX_PEOPLE` entries (`connections` has the full count). */
+  people: PersonRow[]
   /** Bytes stored: compacted state plus log. 0 until the first change is stored. */
   bytes: number
   updatesPerSecond: number
@@ -29,14 +42,37 @@ export interface AdminSnapshot {
   totals: MetricsTotals & { rooms: number; updatesPerSecond: number }
   /** Busiest rooms first, at most `MAX_ROWS`. */
   rooms: RoomRow[]
+  /** This snapshot's point on the charts. */
+  sample: Sample
+  /** The last five minutes of samples: only in the first message of a stream, so a new dashboard starts with history. */
+  history?: Sample[]
 }
 
 /** A dashboard stays readable, and an SSE message small, with thousands of rooms loaded. */
 const MAX_ROWS = 200
+/** …and with hundreds of people in one document. */
+const MAX_PEOPLE = 8
+
+/** Groups a room's peers by subject and access: a hundred anonymous tabs are one line. */
+export function peopleOf(peers: readonly Peer[]): PersonRow[] {
+  const groups = new Map<string, PersonRow>()
+  for (const peer of peers) {
+    const subject = peer.subject ?? null
+    const readOnly = peer.readOnly !== undefined
+    const key = JSON.stringify([subject, readOnly])
+    const group = groups.get(key)
+    if (group) group.connections++
+    else groups.set(key, { subject, readOnly, connections: 1 })
+  }
+  return [...groups.values()]
+    .sort((a, b) => b.connections - a.connections || (a.subject ?? '').localeCompare(b.subject ?? '') || Number(a.readOnly) - Number(b.readOnly))
+    .slice(0, MAX_PEOPLE)
+}
 
 export class AdminFeed {
   /** Sequence number of each room at the previous snapshot, for updates per second. */
   private previous = new Map<string, { seq: number; at: number }>()
+  private readonly samples = new AdminHistory()
 
   constructor(
     private readonly registry: RoomRegistry,
@@ -48,7 +84,7 @@ export class AdminFeed {
     const at = Date.now()
     const next = new Map<string, { seq: number; at: number }>()
     const rows = await Promise.all(
-      this.registry.names().map(async (name): Promise<RoomRow> => {
+      this.registry.names().map(async (name): Promise<Omit<RoomRow, 'people'>> => {
         // Loaded documents have their meta cached by the store, so this reads no disk.
         const info = await this.store.info(name).catch(() => null)
         const seq = info?.seq ?? 0
@@ -66,17 +102,30 @@ export class AdminFeed {
     )
     this.previous = next
     rows.sort((a, b) => b.connections - a.connections || (b.lastChange ?? 0) - (a.lastChange ?? 0) || a.name.localeCompare(b.name))
+    const totals = {
+      ...(await this.metrics.totals()),
+      rooms: rows.length,
+      updatesPerSecond: rows.reduce((sum, row) => sum + row.updatesPerSecond, 0),
+    }
     return {
       at,
       uptimeSeconds: Math.round(process.uptime()),
       rssBytes: process.memoryUsage.rss(),
-      totals: {
-        ...(await this.metrics.totals()),
-        rooms: rows.length,
-        updatesPerSecond: rows.reduce((sum, row) => sum + row.updatesPerSecond, 0),
-      },
-      rooms: rows.slice(0, MAX_ROWS),
+      totals,
+      // Who is in a room only for the rows shown: thousands of loaded rooms cost no more than 200.
+      rooms: rows.slice(0, MAX_ROWS).map((row) => ({ ...row, people: peopleOf(this.registry.clients(row.name)) })),
+      sample: this.samples.record(at, totals),
     }
+  }
+
+  /** The last five minutes of samples, for a dashboard that just opened. */
+  history(): Sample[] {
+    return this.samples.history()
+  }
+
+  /** No dashboard is open: stop measuring until the next snapshot. */
+  idle(): void {
+    this.samples.pause()
   }
 }
 
@@ -104,13 +153,16 @@ interface Stream {
   expiry?: NodeJS.Timeout
 }
 
+/** What the stream needs of a feed; `history` and `idle` are optional so a test can feed plain snapshots. */
+export type AdminFeedSource = Pick<AdminFeed, 'snapshot'> & Partial<Pick<AdminFeed, 'history' | 'idle'>>
+
 /**
  * Registers `GET <path>` as an SSE stream of snapshots every `intervalMs`. Every stream is bounded:
  * at most `maxStreams` at once, at most `maxBufferedBytes` unsent (a client that stopped reading
  * is cut off rather than buffered for without end; a browser's EventSource reconnects by itself),
  * and none outlives the token it was opened with (`exp` of the admitted principal).
  */
-export function serveAdminEvents(app: FastifyInstance, path: string, feed: Pick<AdminFeed, 'snapshot'>, options: AdminEventsOptions): void {
+export function serveAdminEvents(app: FastifyInstance, path: string, feed: AdminFeedSource, options: AdminEventsOptions): void {
   const { intervalMs, maxStreams = DEFAULT_MAX_ADMIN_STREAMS, maxBufferedBytes = DEFAULT_MAX_ADMIN_BUFFERED_BYTES } = options
   const streams = new Map<ServerResponse, Stream>()
   let timer: NodeJS.Timeout | undefined
@@ -124,6 +176,7 @@ export function serveAdminEvents(app: FastifyInstance, path: string, feed: Pick<
     if (streams.size === 0 && timer) {
       clearInterval(timer)
       timer = undefined
+      feed.idle?.()
     }
   }
   const send = (res: ServerResponse, text: string) => {
@@ -184,8 +237,8 @@ export function serveAdminEvents(app: FastifyInstance, path: string, feed: Pick<
       drop(res)
       res.end('event: expired\ndata: token expired\n\n')
     })
-    // The new dashboard gets data at once rather than after a full interval.
-    feed.snapshot().then((snapshot) => send(res, event(snapshot)), () => {})
+    // The new dashboard gets data at once rather than after a full interval, with the recent past for its charts.
+    feed.snapshot().then((snapshot) => send(res, event(feed.history ? { ...snapshot, history: feed.history() } : snapshot)), () => {})
     timer ??= setInterval(() => void tick(), intervalMs)
   })
 
@@ -193,6 +246,7 @@ export function serveAdminEvents(app: FastifyInstance, path: string, feed: Pick<
   app.addHook('preClose', async () => {
     clearInterval(timer)
     timer = undefined
+    feed.idle?.()
     for (const res of [...streams.keys()]) {
       drop(res)
       // A client that does not read would hold the close up until it drained.

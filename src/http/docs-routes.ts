@@ -1,5 +1,5 @@
 /**
- * Documents over REST: list, metadata, export (full, diff by state vector, v1/v2, JSON, text),
+ * Documents over REST: list, metadata, the caller's access, export (full, diff by state vector, v1/v2, JSON, text),
  * server edits and deletion. Mounted under `<basePath>/api`.
  */
 import type { FastifyPluginAsync } from 'fastify'
@@ -13,6 +13,7 @@ import * as s from './schemas.js'
 import { registerExports } from './export-routes.js'
 import { listReadable } from '../auth/readable.js'
 import { principalOf, type Guard } from './auth-hooks.js'
+import { accessTo } from '../auth/permissions.js'
 
 export interface DocsRoutesOptions {
   registry: RoomRegistry
@@ -57,6 +58,28 @@ export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, { r
     const info = await store.info(name)
     if (!info && !registry.get(name)) throw documentNotFound(name)
     return documentJson(registry, name, info)
+  })
+
+  // Editors ask before letting someone type: a read-only connection's edits are dropped silently.
+  app.get<{ Params: s.NameParams }>('/docs/:name/access', {
+    schema: {
+      tags,
+      summary: "The caller's access to a document",
+      description: 'What the bearer token may do with this document, `read` or `write` (`write` with authentication off), decided as for its WebSocket connection. For editors that should turn read-only instead of letting people type edits the server drops. Answers for documents that do not exist yet; a token without access gets 403, like every route.',
+      params: s.nameParams,
+      response: { 200: s.accessResponse, ...s.errors(400) },
+    },
+  }, async (request) => {
+    const name = documentName(request.params.name)
+    const principal = principalOf(request)
+    const access = accessTo(principal, name)
+    if (access === 'none') throw new HttpError(403, `no read access to document ${JSON.stringify(name)}`) // the guard answers first; kept for safety
+    return {
+      name,
+      access,
+      ...(principal.sub !== undefined && { subject: principal.sub }),
+      ...(principal.exp !== undefined && { expiresAt: new Date(principal.exp * 1000).toISOString() }),
+    }
   })
 
   registerExports(app, {

@@ -132,6 +132,18 @@ export const compaction = {
   properties: { name: { type: 'string' }, before: storedSize, after: storedSize },
 }
 
+export const accessResponse = {
+  description: "The caller's access to the document",
+  type: 'object',
+  required: ['name', 'access'],
+  properties: {
+    name: { type: 'string' },
+    access: { type: 'string', enum: ['read', 'write'], description: '`read`: the server drops this token\'s edits (and 403s its writes); `write` with authentication off' },
+    subject: { type: 'string', description: "The token's `sub`, if any" },
+    expiresAt: { type: 'string', format: 'date-time', description: 'When the token expires (connections are closed with 4401 then)' },
+  },
+}
+
 export const documentList = {
   description: 'One page of documents, in name order',
   type: 'object',

@@ -31,6 +31,8 @@ export class RoomRegistry {
   private readonly reading = new Map<string, Promise<unknown>>()
   /** Server-side holds per room: peers, but not connections. */
   private readonly holds = new WeakMap<Room, number>()
+  /** The peers standing for those holds, so that `clients()` can leave them out. */
+  private readonly holdPeers = new WeakSet<Peer>()
   private closed = false
   private readonly observers: RoomObserver[] = []
   /** Storage loads performed, for tests and metrics. */
@@ -78,6 +80,12 @@ export class RoomRegistry {
   connections(name: string): number {
     const room = this.rooms.get(name)
     return room ? room.peerCount - (this.holds.get(room) ?? 0) : 0
+  }
+
+  /** The client peers of a loaded document (who is connected), without server-side holds; empty if not loaded. */
+  clients(name: string): Peer[] {
+    const room = this.rooms.get(name)
+    return room ? room.peerList().filter((peer) => !this.holdPeers.has(peer)) : []
   }
 
   /**
@@ -137,6 +145,7 @@ export class RoomRegistry {
    */
   async hold(name: string): Promise<{ room: Room; release(): void }> {
     const peer: Peer = { id: 'server', send: () => {}, close: () => {} }
+    this.holdPeers.add(peer)
     const room = await this.join(name, peer)
     this.holds.set(room, (this.holds.get(room) ?? 0) + 1)
     let held = true

@@ -134,6 +134,11 @@ export class Room {
     return this.peers.size
   }
 
+  /** The peers in the room now (a copy: callers may outlive a join or leave), for the dashboard's who-is-here. */
+  peerList(): Peer[] {
+    return [...this.peers]
+  }
+
   /** The size quota's running estimate of the document, in bytes (limits/doc-size.ts). */
   get quotaBytes(): number {
     return this.quota.estimate

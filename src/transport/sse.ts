@@ -402,6 +402,8 @@ export class SseStream {
 
   private authorize(peer: Peer, onClose: (cleanup: () => void) => void): Promise<boolean> {
     if (this.options.readOnly) peer.readOnly = { dropAwareness: true, dropped() {} }
+    // Who is connected, for the dashboard, as for a WebSocket peer (auth/websocket-auth.ts).
+    if (this.options.principal?.sub !== undefined) peer.subject = this.options.principal.sub
     if (this.options.principal) onClose(closeAtExpiry(this.options.principal, peer))
     return Promise.resolve(true)
   }
