@@ -4,24 +4,18 @@
  * disables BroadcastChannel), so everything they see of each other went through the server.
  * Screenshots land in test/screenshots/ (gitignored) for a human look.
  */
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from './chromium.js'
 import { cleanup, startServer, waitFor } from './helpers.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
 let browser: Browser
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`)
   await mkdir(SCREENSHOTS, { recursive: true })
-  // playwright gives every launch a fresh temporary profile (it refuses --user-data-dir in args).
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchChromium()
 })
 afterAll(async () => browser?.close())
 afterEach(cleanup)

@@ -48,7 +48,8 @@ export interface PrivateRedis {
   start(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port nothing listens on right now (for a server the test starts itself). */
+export async function freePort(): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

@@ -9,14 +9,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { chmod, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { delimiter, join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import { cleanup, connect, synced, tempDir, waitFor, withTimeout } from './helpers.js'
 import { killChildren, startChild, type ChildServer } from './child-server.js'
 import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-helpers.js'
-import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis } from './cluster-helpers.js'
+import { SHARED_REDIS_URL, dropPrefix, freePort, randomPrefix, requireSharedRedis } from './cluster-helpers.js'
 
 const NGINX_CONF = join(import.meta.dirname, '../deploy/nginx.conf')
 
@@ -28,14 +27,6 @@ function nginxBinary(): string {
     throw new Error('nginx is needed for this test and is not installed: run `apt-get install -y nginx-light` (Debian/Ubuntu; .ci/run does it)')
   }
   return found
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** Replaces the line matching `from` (which must match exactly once) with `to`, so a change to the file cannot slip past. */

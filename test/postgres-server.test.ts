@@ -75,8 +75,11 @@ const serverOn = (schema: string, options: { compactAfterUpdates?: number; url?:
   })
 
 /** Resolves once the server's copy of `room` holds `doc`'s text (its edits were applied and stored). */
-const serverHas = (server: TestServer, room: string, doc: Y.Doc) =>
-  waitFor(() => server.app.quire.registry.get(room)?.doc.getText('t').toString() === doc.getText('t').toString(), 'the server to apply the edits')
+/** The server's room holds `doc`'s text, and what it applied is committed (another server may read it next). */
+async function serverHas(server: TestServer, room: string, doc: Y.Doc): Promise<void> {
+  await waitFor(() => server.app.quire.registry.get(room)?.doc.getText('t').toString() === doc.getText('t').toString(), 'the server to apply the edits')
+  await server.app.quire.registry.get(room)?.durable()
+}
 
 describe('Quire on PostgreSQL', () => {
   it('keeps every round of edits across restarts on the same database', async () => {

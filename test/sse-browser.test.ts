@@ -3,23 +3,18 @@
  * demo page on WebSocket: text and cursors both ways, the SSE status in the top bar, and the
  * offline state when the server goes away. Each page has its own browser context.
  */
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from './chromium.js'
 import { cleanup, startServer, waitFor } from './helpers.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
 let browser: Browser
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`)
   await mkdir(SCREENSHOTS, { recursive: true })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchChromium()
 })
 afterAll(async () => browser?.close())
 afterEach(cleanup)
