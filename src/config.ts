@@ -80,6 +80,9 @@ export const SETTINGS = {
   'webhook-secret': { flag: '--webhook-secret', env: 'WEBHOOK_SECRET', default: '', help: 'whsec_… secrets that sign webhooks (comma-separated during a rotation)' },
   'webhook-events': { flag: '--webhook-events', env: 'WEBHOOK_EVENTS', default: EVENT_TYPES.join(','), help: 'which change events to send' },
   'webhook-retry-schedule': { flag: '--webhook-retry-schedule', env: 'WEBHOOK_RETRY_SCHEDULE', default: '5s,5m,30m,2h,5h,10h,10h', help: 'delays between delivery attempts before an event goes to the dead letters' },
+  'nats-url': { flag: '--nats-url', env: 'NATS_URL', default: '', help: 'publish change events to NATS JetStream at this nats:// URL' },
+  'nats-subject': { flag: '--nats-subject', env: 'NATS_SUBJECT', default: 'quire.events', help: 'events go to <subject>.<type>' },
+  'nats-stream': { flag: '--nats-stream', env: 'NATS_STREAM', default: 'QUIRE_EVENTS', help: 'JetStream stream capturing <subject>.> (created if missing)' },
   'webhook-timeout-ms': { flag: '--webhook-timeout-ms', env: 'WEBHOOK_TIMEOUT_MS', default: '10000', help: 'give up on one webhook attempt after this long' },
   'max-frame-bytes': { flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: String(16 * 1024 * 1024), help: 'largest WebSocket frame; larger closes with 1009' },
   'max-body-bytes': { flag: '--max-body-bytes', env: 'MAX_BODY_BYTES', default: String(16 * 1024 * 1024), help: 'largest REST request body; larger gets 413' },
@@ -242,7 +245,11 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   /** Secrets are never echoed: only which setting is wrong and why. */
   const changeEvents = (): ChangeEventOptions | undefined => {
     const urls = list('webhook-url')
-    if (urls.length === 0) return undefined
+    const natsUrl = raw('nats-url').trim()
+    if (urls.length === 0 && natsUrl === '') return undefined
+    if (natsUrl !== '' && !natsUrl.split(',').every((u) => /^(nats|tls):\/\/[^\s]+$/.test(u.trim()))) {
+      throw new ConfigError(`${source('nats-url')}: not a nats:// URL`)
+    }
     for (const url of urls) {
       let parsed: URL | undefined
       try {
@@ -251,7 +258,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
       if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) throw new ConfigError(`${source('webhook-url')}: ${JSON.stringify(url)} is not an http(s) URL`)
     }
     const secrets = list('webhook-secret')
-    if (secrets.length === 0) throw new ConfigError(`${source('webhook-url')} needs --webhook-secret (WEBHOOK_SECRET): whsec_ and the base64 of 24 or more random bytes`)
+    if (secrets.length === 0 && urls.length > 0) throw new ConfigError(`${source('webhook-url')} needs --webhook-secret (WEBHOOK_SECRET): whsec_ and the base64 of 24 or more random bytes`)
     for (const secret of secrets) {
       try {
         parseWebhookSecret(secret)
@@ -269,8 +276,11 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     } catch (error) {
       throw new ConfigError(`${source('webhook-retry-schedule')}: ${(error as Error).message}`)
     }
+    const subject = text('nats-subject', (v) => /^[\w-]+(\.[\w-]+)*$/.test(v), 'a NATS subject like quire.events')
+    const stream = text('nats-stream', (v) => /^[\w-]{1,64}$/.test(v), 'a JetStream stream name (letters, digits, _ and -)')
     return {
       webhooks: urls.map((url) => ({ url, secrets })),
+      ...(natsUrl !== '' && { nats: { url: natsUrl, subject, stream } }),
       events: events as EventType[],
       retrySchedule,
       timeoutMs: integer('webhook-timeout-ms', 1, 600_000),

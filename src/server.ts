@@ -173,7 +173,7 @@ export const quire = fp<QuireOptions>(
     const cluster = options.redisUrl
       ? await startCluster({ url: options.redisUrl, prefix: options.redisPrefix, instanceId: options.instanceId, timing: options.clusterTiming }, registry, store, metrics.registry, app.log)
       : undefined
-    const changeEvents = options.changeEvents && options.changeEvents.webhooks.length > 0
+    const changeEvents = options.changeEvents && (options.changeEvents.webhooks.length > 0 || options.changeEvents.nats)
       ? await startChangeEvents(options.changeEvents, registry, store, metrics.registry, app.log)
       : undefined
     app.decorate('quire', { registry, store, metrics, cluster })

@@ -8,11 +8,14 @@ import { DEFAULT_DEBOUNCE, type DebounceTiming } from './debouncer.js'
 import { DEFAULT_DISPATCH, Dispatcher, type DispatchOptions } from './dispatcher.js'
 import { ChangeNotifier } from './notifier.js'
 import { DEFAULT_RETRY_SCHEDULE_MS } from './retry-schedule.js'
-import { WebhookSink } from './webhook-sink.js'
+import { WebhookSink, type Sink } from './webhook-sink.js'
+import { NatsSink, type NatsOptions } from './nats-sink.js'
 
 export interface ChangeEventOptions {
   /** Endpoints to POST events to, each with its `whsec_…` secrets (several during a rotation). */
   webhooks: Array<{ url: string; secrets: string[] }>
+  /** Publish events to NATS JetStream too (subject default `quire.events`, stream `QUIRE_EVENTS`). */
+  nats?: { url: string; subject?: string; stream?: string }
   /** Which events to send; default all. */
   events?: EventType[]
   /** `document.updated` is sent after this long without changes (default 2 s), or this long after the first (10 s). */
@@ -32,7 +35,12 @@ export interface RunningEvents {
 export async function startChangeEvents(options: ChangeEventOptions, registry: RoomRegistry, store: DocStore, prometheus: Registry, log: Logger): Promise<RunningEvents> {
   const outbox = store.events
   if (!outbox) throw new Error('change events need a store that keeps an event outbox: the LevelDB store does (PostgreSQL: not yet)')
-  const sinks = options.webhooks.map((hook) => new WebhookSink({ url: hook.url, secrets: hook.secrets, timeoutMs: options.timeoutMs ?? 10_000 }))
+  const timeoutMs = options.timeoutMs ?? 10_000
+  const sinks: Sink[] = options.webhooks.map((hook) => new WebhookSink({ url: hook.url, secrets: hook.secrets, timeoutMs }))
+  const nats = options.nats
+    ? await NatsSink.open({ url: options.nats.url, subject: options.nats.subject ?? 'quire.events', stream: options.nats.stream ?? 'QUIRE_EVENTS', timeoutMs } satisfies NatsOptions)
+    : undefined
+  if (nats) sinks.push(nats)
   const names = sinks.map((sink) => sink.name)
   if (new Set(names).size !== names.length) throw new Error('the same webhook URL is configured twice')
   const registers = [prometheus]
@@ -68,6 +76,7 @@ export async function startChangeEvents(options: ChangeEventOptions, registry: R
     async close() {
       await notifier.close()
       await dispatcher.stop()
+      await nats?.close()
     },
   }
 }
