@@ -38,8 +38,11 @@ interface Receiver {
 
 const receivers: Receiver[] = []
 
-async function startReceiver(failFirst = 0): Promise<Receiver> {
-  const secret = `whsec_${randomBytes(32).toString('base64')}`
+/** A receiver on a given port with a given secret (an endpoint that comes back). */
+const startReceiverOn = (port: number, secret: string) => startReceiver(0, { port, secret })
+
+async function startReceiver(failFirst = 0, at: { port?: number; secret?: string } = {}): Promise<Receiver> {
+  const secret = at.secret ?? `whsec_${randomBytes(32).toString('base64')}`
   const verifier = new Webhook(secret)
   const receiver: Receiver = { url: '', secret, events: [], attempts: new Map(), duplicates: 0, badSignatures: 0, failFirst, close: async () => {} }
   const server: Server = createServer((request, response) => {
@@ -66,7 +69,7 @@ async function startReceiver(failFirst = 0): Promise<Receiver> {
       response.writeHead(204).end()
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(at.port ?? 0, '127.0.0.1', resolve))
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/quire`
   receiver.close = () => new Promise((resolve) => server.close(() => resolve()))
   receivers.push(receiver)
@@ -107,14 +110,25 @@ describe('change events to webhooks', () => {
     const gone = createServer((_request, response) => response.writeHead(410).end())
     const port = Number(new URL(receiver.url).port)
     await new Promise<void>((resolve) => gone.listen(port, '127.0.0.1', resolve))
-    receivers.push({ ...receiver, close: () => new Promise((resolve) => gone.close(() => resolve())) })
+    receivers.push({ ...receiver, close: () => new Promise((resolve) => (gone.listening ? gone.close(() => resolve()) : resolve())) })
     const editor = connect(server.url, 'doomed')
     await synced(editor)
     editor.doc.getText('t').insert(0, 'x')
     await waitFor(async () => /quire_event_deliveries_total\{sink="[^"]+",outcome="dead"\} 1/.test(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()), 'the event to be buried', 5000)
-    const dead = await server.app.quire.store.events!.deadLetters(undefined, 10)
+    // The admin API lists it, and sends it again once the endpoint is back.
+    const api = `http://127.0.0.1:${server.port}/api/events/dead-letters`
+    const dead = (await (await fetch(api)).json()) as Array<{ sink: string; key: number; eventId: string; attempts: number; lastError: string; event: { type: string } }>
     expect(dead).toHaveLength(1)
-    expect(dead[0]).toMatchObject({ attempts: 1, lastError: 'the endpoint answered 410 Gone' })
+    expect(dead[0]).toMatchObject({ attempts: 1, lastError: 'the endpoint answered 410 Gone', event: { type: 'document.created' } })
+    await new Promise((resolve) => gone.close(resolve))
+    const back = await startReceiverOn(port, receiver.secret)
+    const redeliver = await fetch(`${api}/${encodeURIComponent(dead[0]!.sink)}/${dead[0]!.key}/redeliver`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    expect(redeliver.status).toBe(204)
+    await waitFor(() => back.events.length === 1, 'the redelivered event', 5000)
+    expect(back.events[0]!.id).toBe(dead[0]!.eventId)
+    expect(await (await fetch(api)).json()).toEqual([])
+    const missing = await fetch(`${api}/${encodeURIComponent(dead[0]!.sink)}/${dead[0]!.key}/redeliver`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    expect(missing.status).toBe(404)
   })
 })
 

@@ -13,6 +13,8 @@ import { registerOpenapi, serveOpenapi } from './openapi.js'
 import { sharedSchemas } from './schemas.js'
 import { versionsRoutes } from './versions-routes.js'
 import { backupRoutes } from './backup-routes.js'
+import { eventsRoutes } from './events-routes.js'
+import type { EventOutbox } from '../storage/event-outbox.js'
 import { sseRoutes } from './sse-routes.js'
 import type { SseTransport } from '../transport/sse.js'
 import { registerCors, registerRestRateLimit, type RestRateLimit, type SharedRateLimitStore } from './rate-limit.js'
@@ -39,6 +41,8 @@ export interface RestOptions {
   originAllowed?: OriginCheck
   /** Origins sent CORS headers (`*` for any); empty or absent: CORS off. */
   corsOrigins?: readonly string[]
+  /** The change-event outbox, when change events are on: its dead letters get admin routes. */
+  eventOutbox?: EventOutbox
   /** Serve documents as Server-Sent Events streams (`…/events`, `…/awareness`, docs/sse.md); absent: not served. */
   sse?: SseTransport
 }
@@ -62,6 +66,7 @@ export const restApi: FastifyPluginAsync<RestOptions> = async (app, options) => 
   await app.register(docsRoutes, { ...options, prefix: '/api' })
   await app.register(versionsRoutes, { ...options, prefix: '/api' })
   await app.register(backupRoutes, { ...options, prefix: '/api' })
+  if (options.eventOutbox) await app.register(eventsRoutes, { outbox: options.eventOutbox, guard: options.guard, prefix: '/api' })
   if (options.sse) await app.register(sseRoutes, { ...options, sse: options.sse, prefix: '/api' })
   if (openapi) await serveOpenapi(app)
 }
