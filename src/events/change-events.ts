@@ -37,7 +37,7 @@ export interface ChangeEvent {
 }
 
 /**
- * `evt_` + 10 hex digits of milliseconds + 12 random hex digits: sortable by creation time and
+ * `evt_` + 12 hex digits of milliseconds + 12 random hex digits: sortable by creation time and
  * unique without coordination between instances.
  */
 export function newEventId(now = Date.now()): string {
