@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { migrate, type DocumentResult, type MigrationSummary } from './migrate.js'
 import { describeLocation, openStore, parseLocation, sameLocation, StoreRefusal } from './open-store.js'
 import type { DocStore } from '../storage/doc-store.js'
+import { Progress, shown } from './progress.js'
 
 export const MIGRATE_USAGE = `Usage: quire migrate --from <store> --to <store> [options]
 
@@ -59,13 +60,21 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   let source: DocStore | undefined
   let target: DocStore | undefined
   const progress = new Progress(process.stderr)
+  let total: number | undefined
+  // On a terminal the redrawn line names the document; in a log each line also says what became of it.
+  const report = (result: DocumentResult, index: number): void => {
+    if (result.outcome === 'conflict') progress.note(`conflict: ${shown(result.name)}: ${result.reason}; left as it is`)
+    const line = `migrated ${index}/${total ?? '–'}: ${shown(result.name)}`
+    const versions = result.versions > 0 ? `, ${result.versions} version${result.versions === 1 ? '' : 's'}` : ''
+    progress.step(process.stderr.isTTY ? line : `${line} (${result.outcome}${versions})`, index === total)
+  }
   try {
     const from = parseLocation(values.from, values['from-schema'], '--from')
     const to = parseLocation(values.to, values['to-schema'], '--to')
     if (sameLocation(from, to)) return refuse(`--from and --to are the same store (${describeLocation(from)})`)
     source = await openStore(from, 'source')
     target = await openStore(to, 'target')
-    const summary = await migrate(source, target, { onTotal: (n) => progress.setTotal(n), onDocument: (r, i) => progress.report(r, i) })
+    const summary = await migrate(source, target, { onTotal: (n) => (total = n), onDocument: report })
     progress.finish()
     process.stdout.write(summaryLine(summary) + '\n')
     if (summary.conflicts === 0) return 0
@@ -86,52 +95,4 @@ export function summaryLine(s: MigrationSummary): string {
     `done in ${s.seconds.toFixed(1)} s: ${s.documents} documents (${s.copied} copied, ${s.completed} completed, ` +
     `${s.skipped} skipped, ${s.conflicts} conflicts), ${s.versions} versions copied, ${s.bytes} bytes written`
   )
-}
-
-/** Document names as they are, unless they hold control characters that would garble the terminal. */
-const shown = (name: string) => ([...name].some((c) => c.charCodeAt(0) < 0x20 || c === '\u007f') ? JSON.stringify(name) : name)
-
-/**
- * On a terminal, one line redrawn at most 4 times a second; elsewhere (a log file, a pipe), one
- * line per document, so the log says what happened to each. Conflicts always get a line.
- */
-class Progress {
-  private total: number | undefined
-  private lastDraw = 0
-  private drawn = false
-
-  constructor(private readonly stream: NodeJS.WriteStream) {}
-
-  setTotal(total: number): void {
-    this.total = total
-  }
-
-  report(result: DocumentResult, index: number): void {
-    const line = `migrated ${index}/${this.total ?? '–'}: ${shown(result.name)}`
-    if (result.outcome === 'conflict') {
-      this.clear()
-      this.stream.write(`conflict: ${shown(result.name)}: ${result.reason}; left as it is\n`)
-    }
-    if (!this.stream.isTTY) {
-      const versions = result.versions > 0 ? `, ${result.versions} version${result.versions === 1 ? '' : 's'}` : ''
-      this.stream.write(`${line} (${result.outcome}${versions})\n`)
-      return
-    }
-    const now = Date.now()
-    if (now - this.lastDraw < 250 && index !== this.total) return
-    this.lastDraw = now
-    const width = Math.max(20, (this.stream.columns || 80) - 1)
-    this.stream.write(`\r\x1b[K${[...line].slice(0, width).join('')}`)
-    this.drawn = true
-  }
-
-  finish(): void {
-    this.clear()
-  }
-
-  private clear(): void {
-    if (!this.drawn) return
-    this.stream.write('\r\x1b[K')
-    this.drawn = false
-  }
 }
