@@ -5,10 +5,9 @@
  * conflicting documents are reported and left alone; unusable stores are refused up front.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { gunzipSync } from 'node:zlib'
 import * as Y from 'yjs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LevelDocStore } from '../src/storage/leveldb.js'
@@ -17,9 +16,9 @@ import type { DocStore } from '../src/storage/doc-store.js'
 import { cleanup, tempDir, withTimeout } from './helpers.js'
 import { killChildren, startChild } from './child-server.js'
 import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-helpers.js'
+import { FIXTURE_NAMES, FIXTURE_VERSIONS, appendEdits, seedFixtures, stateOf } from './ops-helpers.js'
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
-const TRACE = [fileURLToPath(new URL('../bench/traces/automerge-paper.json.gz', import.meta.url)), '/work/shared/traces/automerge-paper.json.gz'].find((f) => existsSync(f))!
 
 let database: TestDatabase
 let seeded: string // a LevelDB directory with the fixture documents, only ever read by the tests
@@ -92,75 +91,6 @@ const summary = (docs: number, copied: number, completed: number, skipped: numbe
   new RegExp(`: ${docs} documents \\(${copied} copied, ${completed} completed, ${skipped} skipped, ${conflicts} conflicts\\), ${versions} versions copied, \\d+ bytes written\\n$`)
 
 // ---------------------------------------------------------------------------------------------
-
-const stateOf = (build: (doc: Y.Doc) => void) => {
-  const doc = new Y.Doc()
-  build(doc)
-  return Y.encodeStateAsUpdate(doc)
-}
-
-/** Appends every change made by `edit` as an update of its own. */
-async function appendEdits(store: DocStore, name: string, doc: Y.Doc, edit: () => void): Promise<void> {
-  const updates: Uint8Array[] = []
-  const record = (update: Uint8Array) => updates.push(update)
-  doc.on('update', record)
-  edit()
-  doc.off('update', record)
-  await Promise.all(updates.map((update) => store.append(name, update)))
-}
-
-/** The fixture documents; names chosen so that byte order and linguistic order differ. */
-const FIXTURE_NAMES = ['Zebra', 'cleared', 'empty', 'paper', 'plain', 'versions', 'z/nested/with spaces', 'ünïcødé/文档 🚀']
-const FIXTURE_VERSIONS = 2 + 4
-
-async function seedFixtures(store: DocStore): Promise<void> {
-  const plain = new Y.Doc()
-  await appendEdits(store, 'plain', plain, () => {
-    plain.getText('t').insert(0, 'hello')
-    plain.getText('t').insert(5, ' world')
-    plain.getMap('m').set('k', 1)
-  })
-  await store.append('Zebra', stateOf((doc) => doc.getArray('a').push([1, 'two', { three: 3 }])))
-  await store.append('ünïcødé/文档 🚀', stateOf((doc) => doc.getText('t').insert(0, 'naïve café — 日本語 — 🚀✨')))
-  await store.append('z/nested/with spaces', stateOf((doc) => doc.getXmlFragment('x').insert(0, [new Y.XmlElement('p')])))
-  await store.append('empty', Y.encodeStateAsUpdate(new Y.Doc()))
-  const cleared = new Y.Doc()
-  await appendEdits(store, 'cleared', cleared, () => {
-    cleared.getText('t').insert(0, 'gone soon')
-    cleared.getText('t').delete(0, 9)
-  })
-
-  // Several versions, taken between edits, with a compaction in the middle: a base plus a log.
-  const versions = new Y.Doc()
-  const labels = ['draft', '', 'révision 2 ✓', 'final']
-  for (const [i, label] of labels.entries()) {
-    await appendEdits(store, 'versions', versions, () => versions.getText('t').insert(0, `step ${i} `))
-    if (i === 1) await store.compact('versions')
-    await store.versions.create('versions', label, Y.encodeStateAsUpdate(versions))
-  }
-
-  // A real editing history: the first 3000 edits of the automerge paper, one update each.
-  const trace = JSON.parse(gunzipSync(readFileSync(TRACE)).toString('utf8')) as { txns: Array<{ patches: Array<[number, number, string]> }> }
-  const paper = new Y.Doc()
-  const text = paper.getText('text')
-  const replay = (from: number, to: number) =>
-    appendEdits(store, 'paper', paper, () => {
-      for (const txn of trace.txns.slice(from, to)) {
-        paper.transact(() => {
-          for (const [pos, del, ins] of txn.patches) {
-            if (del > 0) text.delete(pos, del)
-            if (ins) text.insert(pos, ins)
-          }
-        })
-      }
-    })
-  await replay(0, 1500)
-  await store.versions.create('paper', 'half way', Y.encodeStateAsUpdate(paper))
-  await store.compact('paper')
-  await replay(1500, 3000)
-  await store.versions.create('paper', 'end', Y.encodeStateAsUpdate(paper))
-  expect(text.length).toBeGreaterThan(1000)
-}
 
 interface Contents {
   names: string[]

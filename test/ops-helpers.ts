@@ -81,7 +81,8 @@ export async function appendEdits(store: DocStore, name: string, doc: Y.Doc, edi
   for (const update of updates) await store.append(name, update)
 }
 
-const stateOf = (build: (doc: Y.Doc) => void) => {
+/** A Yjs update holding what `build` makes in a new document. */
+export const stateOf = (build: (doc: Y.Doc) => void) => {
   const doc = new Y.Doc()
   build(doc)
   return Y.encodeStateAsUpdate(doc)
