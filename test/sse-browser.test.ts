@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { launchChromium } from './chromium.js'
+import { editorText, launchChromium, openPage as openChromiumPage, pageErrors, statusPill } from './chromium.js'
 import { cleanup, startServer, waitFor } from './helpers.js'
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
@@ -19,23 +19,10 @@ beforeAll(async () => {
 afterAll(async () => browser?.close())
 afterEach(cleanup)
 
-const pageErrors = new WeakMap<Page, string[]>()
+/** A page in a browser context of its own, its errors recorded (test/chromium.ts). */
+const openPage = (url: string): Promise<Page> => openChromiumPage(browser, url)
 
-async function openPage(url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 760 } })
-  context.setDefaultTimeout(8_000)
-  const page = await context.newPage()
-  const errors: string[] = []
-  page.on('pageerror', (error) => errors.push(error.message))
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()))
-  pageErrors.set(page, errors)
-  await page.goto(url)
-  return page
-}
-
-const status = (page: Page) => page.locator('[data-testid="status"]')
-const editorText = (page: Page) =>
-  page.evaluate(() => (globalThis as unknown as { quire: { view: { state: { doc: { toString(): string } } } } }).quire.view.state.doc.toString())
+const status = statusPill
 
 describe('demo editor over SSE in chromium', () => {
   it('edits together with a WebSocket page: text, cursors, names and head count both ways', async () => {
