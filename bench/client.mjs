@@ -160,6 +160,12 @@ export class BenchClient {
     // (-1 for the handshake's SyncStep2); a queue read from _ackHead.
     this._unacked = []
     this._ackHead = 0
+    /** Per Update sent, a [client, clock] it reached; `_echoHead` indexes the first not yet echoed. */
+    this.sentClocks = []
+    this._echoHead = 0
+    this._ownClock = 0
+    /** Highest clock per client seen in update frames received (onConfirmed). */
+    this.echoedClocks = new Map()
     /** Writer ids this client has sent marks as; their echoes are reported with own = true. */
     this.markWriters = new Set()
     this.closed = false
@@ -199,6 +205,12 @@ export class BenchClient {
     this._onDocUpdate = (update, origin) => {
       if (origin === REMOTE) return
       this.stats.updatesOut++
+      // A (client, clock) the update reached: an echo reaching it confirms the update (onConfirmed).
+      // This client's own clock when the update advanced it (cheap); else one the update holds
+      // (content authored elsewhere, as a seeder's), or the current one (a deletion only).
+      const own = Y.getState(this.doc.store, this.doc.clientID)
+      if (own > this._ownClock) this.sentClocks.push([this.doc.clientID, (this._ownClock = own)])
+      else this.sentClocks.push(Y.parseUpdateMeta(update).to.entries().next().value ?? [this.doc.clientID, own])
       this._sendSync(SYNC_UPDATE, update)
     }
     this.doc.on('update', this._onDocUpdate)
@@ -395,8 +407,9 @@ export class BenchClient {
 /**
  * Client options that call `confirmed(arrivedAt)` once for every update of this client that the
  * server confirmed having: on Hocuspocus its SyncStatus answer (one per update, in order), on the
- * others the echo of the update (one update frame per update; exact only while this client is the
- * document's only writer). The handshake's SyncStep2 is not a confirmation on either.
+ * others the echo of the update — an update frame holding this client's changes up to that
+ * update's clock (servers may merge several updates into one frame: Quire relays the updates of
+ * one commit together). The handshake's SyncStep2 is not a confirmation on either.
  * @param {'y-websocket' | 'hocuspocus'} protocol
  * @param {(arrivedAt: number) => void} confirmed
  * @returns {Partial<ClientOptions>}
@@ -404,8 +417,15 @@ export class BenchClient {
 export function onConfirmed(protocol, confirmed) {
   if (protocol === 'hocuspocus') return { onAck: (arrivedAt) => confirmed(arrivedAt) }
   return {
-    onUpdate: (_update, arrivedAt, client) => {
-      if (client.isSynced) confirmed(arrivedAt)
+    onUpdate: (update, arrivedAt, client) => {
+      if (!client.isSynced) return
+      const echoed = client.echoedClocks
+      for (const [id, clock] of Y.parseUpdateMeta(update).to) if (clock > (echoed.get(id) ?? 0)) echoed.set(id, clock)
+      const sent = client.sentClocks
+      while (client._echoHead < sent.length && (echoed.get(sent[client._echoHead][0]) ?? 0) >= sent[client._echoHead][1]) {
+        client._echoHead++
+        confirmed(arrivedAt)
+      }
     },
   }
 }

@@ -8,7 +8,7 @@
  *   node bench/run.mjs                       all scenarios, full size, 2 runs per server (~13 min on 2 cores)
  *   node bench/run.mjs --quick               small sizes, 1 run per server (~1.5 min; CI)
  *   node bench/run.mjs --scenario fanout     one scenario (repeatable, or comma-separated)
- *   node bench/run.mjs --target quire        only these servers (quire, quire-pg, quire-cluster, y-websocket, hocuspocus, floor; comma-separated)
+ *   node bench/run.mjs --target quire        only these servers (quire, quire-pg, quire-cluster, y-websocket, hocuspocus, quire-hp, floor; comma-separated)
  *   node bench/run.mjs --repeat 3            runs per server and scenario
  *   node bench/run.mjs --set durationS=5     override a parameter in every scenario that has it
  *   node bench/run.mjs --write-docs          also rewrite the generated part of docs/benchmarks.md

@@ -151,6 +151,20 @@ export const SERVERS = {
     },
     isProblem: () => false, // it reports problems with console.warn/error: stderr, which is always kept
   },
+  'quire-hp': {
+    label: 'Quire (Hocuspocus protocol)',
+    protocol: 'hocuspocus',
+    // The same Quire, its clients speaking Hocuspocus' framing on the base path (docs/hocuspocus.md):
+    // compared with Hocuspocus itself, same load client, same scenarios.
+    can: { sync: true, storage: true, echo: true, cluster: false },
+    lacks: { cluster: 'the cluster scenario runs y-websocket clients' },
+    baseline: 'hocuspocus',
+    byDefault: ['fanout', 'rooms', 'idle', 'durability', 'awareness'],
+    needsPort: false,
+    command: ({ dataDir, host }) => quireCommand({ HOST: host, DATA_DIR: dataDir }),
+    parsePort: quirePort,
+    isProblem: pinoProblem,
+  },
   floor: {
     label: 'floor (raw ws relay)',
     can: { sync: false, storage: false, echo: false, cluster: false },

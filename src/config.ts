@@ -9,7 +9,7 @@ import { DEFAULT_REST_RATE_LIMIT, type RestRateLimit } from './http/rate-limit.j
 import { DEFAULT_ALLOWED_ORIGINS, OriginSettingError, parseAllowedOrigins } from './auth/origins.js'
 import { trustFunction, type TrustProxy } from './limits/client-address.js'
 import type { ChangeEventOptions } from './events/start.js'
-import { EVENT_TYPES, type EventType } from './events/change-events.js'
+import { DEFAULT_EVENT_TYPES, EVENT_TYPES, type EventType } from './events/change-events.js'
 import { parseRetrySchedule } from './events/retry-schedule.js'
 import { parseWebhookSecret } from './events/webhook-signing.js'
 
@@ -78,7 +78,7 @@ export const SETTINGS = {
   'awareness-window-ms': { flag: '--awareness-window-ms', env: 'AWARENESS_WINDOW_MS', default: '16', help: 'relay awareness (cursors) once per this window, latest states only (0: each change at once)' },
   'webhook-url': { flag: '--webhook-url', env: 'WEBHOOK_URL', default: '', help: 'POST change events to these URLs (comma-separated; docs/events.md)' },
   'webhook-secret': { flag: '--webhook-secret', env: 'WEBHOOK_SECRET', default: '', help: 'whsec_… secrets that sign webhooks (comma-separated during a rotation)' },
-  'webhook-events': { flag: '--webhook-events', env: 'WEBHOOK_EVENTS', default: EVENT_TYPES.join(','), help: 'which change events to send' },
+  'webhook-events': { flag: '--webhook-events', env: 'WEBHOOK_EVENTS', default: 'document.*,version.*', help: `change events to send: ${EVENT_TYPES.join(', ')}, or <group>.* (connection.* only when listed)` },
   'webhook-retry-schedule': { flag: '--webhook-retry-schedule', env: 'WEBHOOK_RETRY_SCHEDULE', default: '5s,5m,30m,2h,5h,10h,10h', help: 'delays between delivery attempts before an event goes to the dead letters' },
   'nats-url': { flag: '--nats-url', env: 'NATS_URL', default: '', help: 'publish change events to NATS JetStream at this nats:// URL' },
   'nats-subject': { flag: '--nats-subject', env: 'NATS_SUBJECT', default: 'quire.events', help: 'events go to <subject>.<type>' },
@@ -102,6 +102,7 @@ export const SETTINGS = {
   'max-queued-bytes': { flag: '--max-queued-bytes', env: 'MAX_QUEUED_BYTES', default: String(DEFAULT_LIMITS.maxQueuedBytes), help: '…and their bytes beyond the first frame' },
   'max-awareness-clients': { flag: '--max-awareness-clients', env: 'MAX_AWARENESS_CLIENTS', default: String(DEFAULT_LIMITS.maxAwarenessClients), help: 'awareness client ids one connection may announce; more close with 1008' },
   'max-awareness-bytes': { flag: '--max-awareness-bytes', env: 'MAX_AWARENESS_BYTES', default: String(DEFAULT_LIMITS.maxAwarenessBytes), help: 'bytes of one awareness state; larger closes with 4413' },
+  'max-documents-per-connection': { flag: '--max-documents-per-connection', env: 'MAX_DOCUMENTS_PER_CONNECTION', default: String(DEFAULT_LIMITS.maxDocumentsPerConnection), help: 'documents one Hocuspocus connection may open; one more gets permission-denied' },
   'rest-rate-limit': { flag: '--rest-rate-limit', env: 'REST_RATE_LIMIT', default: String(DEFAULT_REST_RATE_LIMIT.max), help: 'REST requests per IP and window; more get 429' },
   'rest-rate-window-ms': { flag: '--rest-rate-window-ms', env: 'REST_RATE_WINDOW_MS', default: String(DEFAULT_REST_RATE_LIMIT.windowMs), help: 'the window of --rest-rate-limit' },
   'allowed-origins': { flag: '--allowed-origins', env: 'ALLOWED_ORIGINS', default: DEFAULT_ALLOWED_ORIGINS, help: 'browser origins that may open WebSockets and call REST/admin: auto (no Origin, same origin, localhost; all with auth on), none, *, or comma-separated https://host[:port]; listed origins also get CORS' },
@@ -266,9 +267,12 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
         throw new ConfigError(`${source('webhook-secret')}: ${(error as Error).message}`)
       }
     }
-    const events = list('webhook-events')
-    for (const event of events) {
-      if (!(EVENT_TYPES as readonly string[]).includes(event)) throw new ConfigError(`${source('webhook-events')}: ${JSON.stringify(event)} is not one of ${EVENT_TYPES.join(', ')}`)
+    const events = new Set<EventType>()
+    for (const entry of list('webhook-events')) {
+      // `document.*` names a group, so the default stays short in --help and new types join their group.
+      const matching = EVENT_TYPES.filter((type) => type === entry || (entry.endsWith('.*') && type.startsWith(entry.slice(0, -1))))
+      if (matching.length === 0) throw new ConfigError(`${source('webhook-events')}: ${JSON.stringify(entry)} is not one of ${EVENT_TYPES.join(', ')} (or document.*, version.*, connection.*)`)
+      for (const type of matching) events.add(type)
     }
     let retrySchedule: number[]
     try {
@@ -281,7 +285,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     return {
       webhooks: urls.map((url) => ({ url, secrets })),
       ...(natsUrl !== '' && { nats: { url: natsUrl, subject, stream } }),
-      events: events as EventType[],
+      events: events.size > 0 ? [...events] : [...DEFAULT_EVENT_TYPES],
       retrySchedule,
       timeoutMs: integer('webhook-timeout-ms', 1, 600_000),
     }
@@ -323,6 +327,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
       maxQueuedBytes: integer('max-queued-bytes', 0, 2 ** 40),
       maxAwarenessClients: integer('max-awareness-clients', 1, 2 ** 31 - 1),
       maxAwarenessBytes: integer('max-awareness-bytes', 2, 2 ** 31 - 1),
+      maxDocumentsPerConnection: integer('max-documents-per-connection', 0, 2 ** 31 - 1),
     },
     restRateLimit: {
       max: integer('rest-rate-limit', 0, 2 ** 31 - 1),

@@ -11,6 +11,7 @@ import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-
 import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis } from './cluster-helpers.js'
 import { docUrl, postUpdate } from './rest-helpers.js'
 import { spawnCli } from './child-server.js'
+import { closeHocuspocusClients, hpProvider, hpSocket, hpSynced } from './hocuspocus-helpers.js'
 
 let database: TestDatabase
 const prefixes: string[] = []
@@ -59,6 +60,21 @@ async function converged(providers: WebsocketProvider[], expected: (text: string
 }
 
 describe('a cluster of instances', () => {
+  it('carries Hocuspocus clients: edits, and stateless messages, cross instances', async () => {
+    const [a, b] = await startCluster(2)
+    const onA = hpProvider(hpSocket(a!.url), 'hp-shared')
+    const onB = hpProvider(hpSocket(b!.url), 'hp-shared')
+    await Promise.all([hpSynced(onA), hpSynced(onB)])
+    const got: string[] = []
+    onB.on('stateless', ({ payload }: { payload: string }) => got.push(payload))
+    onA.document.getText('t').insert(0, 'from A')
+    await waitFor(() => onB.document.getText('t').toString() === 'from A', 'the edit crossed to B')
+    onA.sendStateless('{"comment":"added"}')
+    await waitFor(() => got.length === 1, 'the stateless message crossed to B')
+    expect(got).toEqual(['{"comment":"added"}'])
+    closeHocuspocusClients()
+  })
+
   it('converges with clients of one document spread over three instances and five writers', async () => {
     const servers = await startCluster(3)
     const providers = Array.from({ length: 6 }, (_, i) => connect(servers[i % 3]!.url, 'shared'))

@@ -346,7 +346,7 @@ describe('PostgresDocStore', () => {
     const schema = randomSchema()
     await Promise.all([open(schema), open(schema), open(schema)])
     const applied = await database.query(`SELECT version, applied_at FROM ${schema}.quire_schema_migrations ORDER BY version`)
-    expect(applied.rows.map((r) => r.version)).toEqual([1])
+    expect(applied.rows.map((r) => r.version)).toEqual([1, 2])
     for (const store of stores.splice(0)) await store.close()
     const store = await open(schema)
     await store.append('doc', writer('x', 1)[0]!)

@@ -1,7 +1,8 @@
 /**
  * The admin dashboard: loaded documents (with who is connected) and server totals, pushed by
  * the server every second over Server-Sent Events (EventSource reconnects by itself when the
- * server restarts), and charts of the last five minutes.
+ * server restarts), charts of the last five minutes, and the change events' dead letters
+ * (admin-dead-letters.ts).
  *
  * With authentication on it is opened as `/admin?token=<admin JWT>`, and everything it links to
  * or fetches carries that token the way its target takes it: `?token=` for its event stream
@@ -12,6 +13,7 @@ import { basePath, element, formatAgo, formatBytes, formatDuration, setStatus } 
 import { roomPath } from './doc-name.js'
 import { Charts, type Sample } from './admin-charts.js'
 import { ExportViewer } from './admin-viewer.js'
+import { DeadLetterPanel } from './admin-dead-letters.js'
 import './admin.css'
 
 /** Mirrors AdminSnapshot in src/http/admin-feed.ts. */
@@ -45,6 +47,7 @@ const charts = new Charts(document.querySelector<HTMLElement>('[data-testid="cha
 // The admin token the page was opened with; never logged, only passed on.
 const token = new URLSearchParams(location.search).get('token')
 const viewer = token ? new ExportViewer(token) : undefined
+new DeadLetterPanel(document.querySelector<HTMLElement>('[data-testid="dead-letters-panel"]')!, `${base}api/`, token).start()
 
 /** A link to one of Quire's pages (demo, dashboard), which take the token as `?token=`. */
 function pageLink(href: string): string {

@@ -1,5 +1,5 @@
 /** Auth counters, registered on the server's own prom-client registry next to QuireMetrics'. */
-import { Counter, type Registry } from 'prom-client'
+import { Counter, type Registry } from '../metrics/prom.js'
 
 export interface AuthMetrics {
   /** A connection or request refused, by close code / status (4401, 4403, 401, 403). */

@@ -42,10 +42,10 @@ export type Admission =
   | { ok: true; principal: Principal; readOnly: boolean }
   | { ok: false; code: CloseErrorCode; reason: string }
 
-/** Verifies the upgrade's token and the principal's access to `name`. Never rejects. */
-export async function admit(auth: Authenticator, req: IncomingMessage, name: string): Promise<Admission> {
+/** Verifies a token (the upgrade's, or one sent in-band) and the principal's access to `name`. Never rejects. */
+export async function admit(auth: Authenticator, token: string | undefined, name: string): Promise<Admission> {
   try {
-    const principal = await auth.verify(tokenFromUpgrade(req))
+    const principal = await auth.verify(token)
     const access = accessTo(principal, name)
     if (access === 'none') return { ok: false, code: 'QUIRE_FORBIDDEN', reason: 'no access to this document' }
     return { ok: true, principal, readOnly: access === 'read' }
@@ -113,15 +113,23 @@ export async function authorizeConnection(
   onClose: (listener: () => void) => void,
   log: () => Logger,
 ): Promise<boolean> {
-  const admission = await admit(authenticator, req, name)
+  const admission = await admit(authenticator, tokenFromUpgrade(req), name)
   if (!admission.ok) {
     metrics.rejected(CLOSE_ERRORS[admission.code].close)
     peer.send(encodePermissionDenied(admission.reason))
     peer.close(admission.code, admission.reason)
     return false
   }
-  if (admission.readOnly) peer.readOnly = readOnlyFlag(authenticator, metrics, log)
-  if (admission.principal.sub !== undefined) peer.subject = admission.principal.sub
-  onClose(closeAtExpiry(admission.principal, peer))
+  onClose(grant({ authenticator, metrics }, admission, peer, log))
   return true
+}
+
+/**
+ * What an admitted connection gets: the read-only flag if its access is read, its subject, and
+ * the close at expiry. Returns the function that cancels the expiry (call it on close).
+ */
+export function grant({ authenticator, metrics }: ConnectionAuth, admission: Admission & { ok: true }, peer: Peer, log: () => Logger): () => void {
+  peer.readOnly = admission.readOnly ? readOnlyFlag(authenticator, metrics, log) : undefined
+  if (admission.principal.sub !== undefined) peer.subject = admission.principal.sub
+  return closeAtExpiry(admission.principal, peer)
 }

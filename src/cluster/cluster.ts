@@ -133,6 +133,10 @@ export class Cluster implements RoomObserver {
     }
   }
 
+  statelessSent(room: Room, payload: string): void {
+    if (this.rooms.get(room.name)?.room === room) this.publish(room.name, { type: 'stateless', instance: this.instanceId, payload })
+  }
+
   documentDeleted(name: string): void {
     this.publish(name, { type: 'deleted', instance: this.instanceId })
   }
@@ -178,6 +182,9 @@ export class Cluster implements RoomObserver {
       }
       case 'deleted':
         this.registry.dropDeleted(name)
+        break
+      case 'stateless':
+        entry.room.applyRemoteStateless(message.payload)
         break
     }
   }

@@ -20,6 +20,8 @@ export type DocMessage =
   | { type: 'awareness-query'; instance: string }
   /** The sender deleted the document. */
   | { type: 'deleted'; instance: string }
+  /** A stateless message (Hocuspocus protocol) one of the sender's clients sent. */
+  | { type: 'stateless'; instance: string; payload: string }
 
 export type InstanceMessage =
   /**
@@ -32,7 +34,8 @@ export type InstanceMessage =
 
 export type BusMessage = DocMessage | InstanceMessage
 
-const TYPES = ['update', 'awareness', 'awareness-query', 'deleted', 'heartbeat', 'bye', 'stored'] as const
+// Appended to, never reordered: the index is the wire type, and an instance ignores types it does not know.
+const TYPES = ['update', 'awareness', 'awareness-query', 'deleted', 'heartbeat', 'bye', 'stored', 'stateless'] as const
 
 export function encodeBusMessage(message: BusMessage): Uint8Array {
   const encoder = encoding.createEncoder()
@@ -49,6 +52,9 @@ export function encodeBusMessage(message: BusMessage): Uint8Array {
       break
     case 'stored':
       encoding.writeVarUint(encoder, message.seq)
+      break
+    case 'stateless':
+      encoding.writeVarString(encoder, message.payload)
       break
     case 'heartbeat':
       encoding.writeVarUint(encoder, message.heads.length)
@@ -80,6 +86,9 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage | null {
         break
       case 'stored':
         message = { type, instance, seq: decoding.readVarUint(decoder) }
+        break
+      case 'stateless':
+        message = { type, instance, payload: decoding.readVarString(decoder) }
         break
       case 'heartbeat': {
         const count = decoding.readVarUint(decoder)

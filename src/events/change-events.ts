@@ -4,8 +4,16 @@
  * fetches what changed over the REST API (a diff against the state vector it has).
  */
 import { randomBytes } from 'node:crypto'
+import type { Peer } from '../room/peer.js'
 
-export const EVENT_TYPES = ['document.created', 'document.updated', 'document.deleted'] as const
+/** Sent unless `events` (`--webhook-events`) says otherwise. */
+export const DEFAULT_EVENT_TYPES = ['document.created', 'document.updated', 'document.deleted', 'version.created', 'version.restored'] as const
+/**
+ * Sent only when named: one durable write per connection opened and closed is a cost a busy
+ * server should not pay for receivers that did not ask for them.
+ */
+export const OPT_IN_EVENT_TYPES = ['connection.opened', 'connection.closed'] as const
+export const EVENT_TYPES = [...DEFAULT_EVENT_TYPES, ...OPT_IN_EVENT_TYPES] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 /** Who made the changes an event covers. */
@@ -26,6 +34,21 @@ export interface EventData {
   fromSeq?: number
   toSeq?: number
   origins?: ChangeOrigins
+  /** version.*: the version as the versions API names it. */
+  version?: { id: number; label: string }
+  /**
+   * version.created: every update up to this seq is in the version; version.restored: the seq of
+   * the edit that restored it (or the last one, when the document equalled the version already).
+   */
+  seq?: number
+  /** version.* and connection.*: the token's `sub` of who did it, when authentication is on. */
+  subject?: string
+  /** connection.*: the connection's id (the `conn` of its log lines) and what carries it. */
+  connection?: string
+  transport?: NonNullable<Peer['transport']>
+  /** connection.closed: time from joining the document to leaving it, and the close code. */
+  durationMs?: number
+  closeCode?: number
 }
 
 export interface ChangeEvent {

@@ -4,6 +4,11 @@
  * or the endpoint answered 410, moves the record to the dead letters. A sink that keeps failing
  * trips its circuit breaker: it is left alone for a while instead of being tried for every
  * waiting event, then one attempt decides whether it is back.
+ *
+ * Records are claimed for a lease (event-outbox.ts): with several instances on one database, a
+ * record is attempted by the one that claimed it, and by another once the lease ran out (the
+ * claimer died). A batch is worked through only while the lease leaves time for one more attempt;
+ * what is left is given back, so that a slow endpoint does not make two instances send one record.
  */
 import type { EventOutbox, OutboxRecord } from '../storage/event-outbox.js'
 import type { Logger } from '../logger.js'
@@ -21,9 +26,12 @@ export interface DispatchOptions {
   breakerOpenMs: number
   /** How often each sink's loop looks for due records when idle. */
   pollMs: number
+  /** Longest one attempt takes (the sinks' timeout), and how long a claim lasts (about twice that). */
+  attemptMs: number
+  leaseMs: number
 }
 
-export const DEFAULT_DISPATCH: Omit<DispatchOptions, 'retrySchedule'> = { breakerFailures: 5, breakerOpenMs: 30_000, pollMs: 1000 }
+export const DEFAULT_DISPATCH: Omit<DispatchOptions, 'retrySchedule'> = { breakerFailures: 5, breakerOpenMs: 30_000, pollMs: 1000, attemptMs: 10_000, leaseMs: 20_000 }
 
 class SinkLoop {
   private failures = 0
@@ -69,12 +77,18 @@ class SinkLoop {
   private async run(): Promise<void> {
     for (;;) {
       if (this.stopped || Date.now() < this.openUntil) return
-      const records = await this.outbox.pending(this.sink.name, 100)
-      const now = Date.now()
-      const due = records.filter((r) => r.dueAt <= now)
+      // Taken before the claim: the lease starts later (when the database runs it), so it ends no earlier.
+      const leaseEnds = Date.now() + this.options.leaseMs
+      const due = await this.outbox.claim(this.sink.name, 100, this.options.leaseMs)
       if (due.length === 0) return
-      for (const record of due) {
-        if (this.stopped || Date.now() < this.openUntil) return
+      for (const [i, record] of due.entries()) {
+        const halted = this.stopped || Date.now() < this.openUntil
+        // The first record is always attempted: a lease too short for even one cannot spin this loop.
+        if (halted || (i > 0 && Date.now() + this.options.attemptMs * 1.25 > leaseEnds)) {
+          await this.outbox.release(due.slice(i))
+          if (halted) return
+          break // claim again, with a fresh lease
+        }
         await this.attempt(record)
       }
     }

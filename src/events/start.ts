@@ -3,10 +3,11 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { DocStore } from '../storage/doc-store.js'
 import type { RoomRegistry } from '../room/registry.js'
 import type { Logger } from '../logger.js'
-import { EVENT_TYPES, type EventType } from './change-events.js'
+import { DEFAULT_EVENT_TYPES, type EventType } from './change-events.js'
 import { DEFAULT_DEBOUNCE, type DebounceTiming } from './debouncer.js'
 import { DEFAULT_DISPATCH, Dispatcher, type DispatchOptions } from './dispatcher.js'
 import { ChangeNotifier } from './notifier.js'
+import { ActivityNotifier } from './activity.js'
 import { DEFAULT_RETRY_SCHEDULE_MS } from './retry-schedule.js'
 import { WebhookSink, type Sink } from './webhook-sink.js'
 import { NatsSink, type NatsOptions } from './nats-sink.js'
@@ -16,7 +17,7 @@ export interface ChangeEventOptions {
   webhooks: Array<{ url: string; secrets: string[] }>
   /** Publish events to NATS JetStream too (subject default `quire.events`, stream `QUIRE_EVENTS`). */
   nats?: { url: string; subject?: string; stream?: string }
-  /** Which events to send; default all. */
+  /** Which events to send; default DEFAULT_EVENT_TYPES (connection.* only when listed). */
   events?: EventType[]
   /** `document.updated` is sent after this long without changes (default 2 s), or this long after the first (10 s). */
   debounce?: Partial<DebounceTiming>
@@ -24,8 +25,10 @@ export interface ChangeEventOptions {
   retrySchedule?: number[]
   /** Give up on one attempt after this long (default 10 s). */
   timeoutMs?: number
-  /** Circuit breaker and polling (tests shorten them). */
+  /** Circuit breaker, polling and claims (tests shorten them); a claim lasts twice `timeoutMs` by default. */
   dispatch?: Partial<Omit<DispatchOptions, 'retrySchedule'>>
+  /** On a store several instances share: how often to scan for changes nobody reported (default 30 s). */
+  scanMs?: number
 }
 
 export interface RunningEvents {
@@ -34,7 +37,7 @@ export interface RunningEvents {
 
 export async function startChangeEvents(options: ChangeEventOptions, registry: RoomRegistry, store: DocStore, prometheus: Registry, log: Logger): Promise<RunningEvents> {
   const outbox = store.events
-  if (!outbox) throw new Error('change events need a store that keeps an event outbox: the LevelDB store does (PostgreSQL: not yet)')
+  if (!outbox) throw new Error('change events need a store that keeps an event outbox (the LevelDB and PostgreSQL stores do)')
   const timeoutMs = options.timeoutMs ?? 10_000
   const sinks: Sink[] = options.webhooks.map((hook) => new WebhookSink({ url: hook.url, secrets: hook.secrets, timeoutMs }))
   const nats = options.nats
@@ -65,16 +68,19 @@ export async function startChangeEvents(options: ChangeEventOptions, registry: R
   const dispatcher = new Dispatcher(
     sinks,
     outbox,
-    { ...DEFAULT_DISPATCH, ...options.dispatch, retrySchedule: options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS },
+    { ...DEFAULT_DISPATCH, attemptMs: timeoutMs, leaseMs: 2 * timeoutMs, ...options.dispatch, retrySchedule: options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS },
     log,
     { delivery: (sink, outcome) => deliveries.inc({ sink, outcome }) },
   )
-  const notifier = new ChangeNotifier(store, outbox, names, new Set(options.events ?? EVENT_TYPES), { ...DEFAULT_DEBOUNCE, ...options.debounce }, dispatcher, log)
+  const wanted = new Set<EventType>(options.events ?? DEFAULT_EVENT_TYPES)
+  const notifier = new ChangeNotifier(outbox, names, wanted, { ...DEFAULT_DEBOUNCE, ...options.debounce }, dispatcher, log, options.scanMs)
   await notifier.start()
   registry.observe(notifier)
+  const activity = new ActivityNotifier(outbox, names, wanted, dispatcher, log)
+  registry.observe(activity)
   return {
     async close() {
-      await notifier.close()
+      await Promise.all([notifier.close(), activity.close()])
       await dispatcher.stop()
       await nats?.close()
     },

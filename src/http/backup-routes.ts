@@ -19,7 +19,7 @@ import { readDocuments, type DocumentSource } from '../ops/read-documents.js'
 import { emptySummary, restoreDocument, tally, type RestoreTarget } from '../ops/restore-document.js'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore } from '../storage/doc-store.js'
-import type { Guard } from './auth-hooks.js'
+import { principalOf, type Guard } from './auth-hooks.js'
 import { documentName, documentNotFound } from './documents.js'
 import { HttpError } from './errors.js'
 import * as s from './schemas.js'
@@ -45,11 +45,20 @@ export const backupRoutes: FastifyPluginAsync<BackupRoutesOptions> = async (app,
     content: (name) => storedContent(registry, store, name),
     versions: store.versions,
   }
-  const target: RestoreTarget = {
+  /** Restored versions are new on this server: reported like any other (change events). */
+  const targetFor = (subject: string | undefined): RestoreTarget => ({
     content: source.content,
-    versions: store.versions,
+    versions: {
+      list: (name) => store.versions.list(name),
+      read: (name, id) => store.versions.read(name, id),
+      create: async (name, label, state) => {
+        const info = await store.versions.create(name, label, state)
+        if (info) await registry.versionCreated({ name, version: info, ...(subject !== undefined && { subject }) })
+        return info
+      },
+    },
     create: (name, content) => createDocument(registry, store, name, content),
-  }
+  })
 
   app.get('/backup', {
     config: { adminOnly: 'backing up every document' },
@@ -77,6 +86,7 @@ export const backupRoutes: FastifyPluginAsync<BackupRoutesOptions> = async (app,
   }, async (request) => {
     if (!(request.body instanceof Readable)) throw new HttpError(415, 'send the backup as application/octet-stream')
     const summary = emptySummary()
+    const target = targetFor(principalOf(request).sub)
     try {
       for await (const doc of new BackupReader(request.body, { maxPartBytes: maxBodyBytes }).documents()) {
         tally(summary, await restoreDocument(target, doc))

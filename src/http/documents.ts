@@ -31,6 +31,22 @@ export async function readDocument<T>(registry: RoomRegistry, name: string, use:
 }
 
 /**
+ * readDocument, with a seq every update up to which is in what `use` saw (for version events):
+ * the loaded room's last durable append, or the stored seq read just before. Undefined if neither is known.
+ */
+export async function readDocumentAt<T>(registry: RoomRegistry, store: DocStore, name: string, use: (doc: Y.Doc) => T): Promise<{ result: T; seq: number | undefined }> {
+  // Taken before the read: a document's seqs only grow, so what the read finds holds every update up to it.
+  let seq = Promise.resolve((await store.info(name))?.seq)
+  const result = await readDocument(registry, name, (doc) => {
+    const room = registry.get(name)
+    // The read waits for this room's appends in flight; if one fails the read rejects, so this may be dropped.
+    if (room?.doc === doc) seq = room.durableSeq().catch(() => undefined)
+    return use(doc)
+  })
+  return { result, seq: await seq }
+}
+
+/**
  * Applies the update `makeUpdate` returns (it may throw to refuse, or return null: nothing to do)
  * as a server edit, in the same turn it was computed in, so no client update slips in between. Loads the document for the
  * edit if needed and lets it unload afterwards. Resolves once the edit is durable, with the
@@ -41,6 +57,15 @@ export async function editDocument(
   name: string,
   makeUpdate: (doc: Y.Doc) => Uint8Array | null,
 ): Promise<StateVectorJson> {
+  return (await editDocumentAt(registry, name, makeUpdate)).stateVector
+}
+
+/** editDocument, with the seq of the edit (of the document's last update, when there was nothing to do). */
+export async function editDocumentAt(
+  registry: RoomRegistry,
+  name: string,
+  makeUpdate: (doc: Y.Doc) => Uint8Array | null,
+): Promise<{ stateVector: StateVectorJson; seq: number }> {
   const { room, release } = await registry.hold(name)
   try {
     // A DELETE that waited for the same load can close the room between the hold joining it and
@@ -49,9 +74,11 @@ export async function editDocument(
     if (!room.isOpen) throw await closedUnderEdit(registry, name)
     const update = makeUpdate(room.doc)
     const durable = update ? room.applyServerUpdate(update) : room.durable()
+    // The same append `durable` waits for: the edit's.
+    const seq = room.durableSeq()
     const stateVector = stateVectorJson(room.doc)
-    await durable
-    return stateVector
+    const [, at] = await Promise.all([durable, seq])
+    return { stateVector, seq: at }
   } finally {
     release()
   }

@@ -1,7 +1,9 @@
 /**
- * Admin routes over the change-event dead letters (docs/events.md): events an endpoint refused
- * until the retry schedule ran out, or answered 410 to. They can be listed and sent again. Mounted
- * under `<basePath>/api` only when change events are on; admin role when authentication is on.
+ * Admin routes over change events (docs/events.md), under `<basePath>/api`, admin role when
+ * authentication is on: whether they are on and how many wait in the outbox (always mounted, so
+ * that the dashboard can tell "off" from a failure), and — only when they are on — the dead
+ * letters, events an endpoint refused until the retry schedule ran out or answered 410 to, which
+ * can be listed and sent again.
  */
 import type { FastifyPluginAsync } from 'fastify'
 import type { EventOutbox, OutboxRecord } from '../storage/event-outbox.js'
@@ -10,7 +12,8 @@ import { HttpError } from './errors.js'
 import * as s from './schemas.js'
 
 export interface EventsRoutesOptions {
-  outbox: EventOutbox
+  /** Absent: change events are off. */
+  outbox?: EventOutbox
   guard?: Guard
 }
 
@@ -40,8 +43,39 @@ const view = (record: OutboxRecord) => ({
   event: JSON.parse(record.body) as object,
 })
 
+const status = {
+  type: 'object',
+  required: ['enabled'],
+  properties: {
+    enabled: { type: 'boolean', description: 'Whether change events are configured (`--webhook-url`, `--nats-url`)' },
+    outbox: {
+      type: 'object',
+      required: ['records'],
+      properties: {
+        records: { type: 'integer', description: 'Deliveries waiting (one per event and sink)' },
+        oldestCreatedAt: { type: 'string', format: 'date-time', description: 'When the oldest waiting event was created; absent when none waits' },
+      },
+    },
+  },
+}
+
 export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app, { outbox, guard }) => {
   if (guard) app.addHook('onRequest', guard)
+
+  app.get('/events', {
+    config: { adminOnly: 'reading the change events\' state' },
+    schema: {
+      tags,
+      summary: 'Whether change events are on, and their outbox',
+      description: 'With change events on, how many deliveries wait in the outbox (it reads every waiting record: cheap while endpoints keep up). Needs the admin role when authentication is on.',
+      response: { 200: { description: 'Their state', ...status } },
+    },
+  }, async () => {
+    if (!outbox) return { enabled: false }
+    const { records, oldestCreatedAt } = await outbox.depth()
+    return { enabled: true, outbox: { records, ...(oldestCreatedAt !== null && { oldestCreatedAt: new Date(oldestCreatedAt).toISOString() }) } }
+  })
+  if (!outbox) return
 
   app.get<{ Querystring: { sink?: string; limit?: number } }>('/events/dead-letters', {
     config: { adminOnly: 'reading the dead letters' },

@@ -1,6 +1,7 @@
 /**
  * The REST API as one encapsulated plugin: routes under `/api`, its own error handler, and
- * (unless the app already documents itself with @fastify/swagger) `/openapi.json` and `/docs`.
+ * (unless the app already documents itself with @fastify/swagger) `/openapi.json` and `/docs`,
+ * both built on first request (openapi.ts). Its route schemas compile on first use (lazy-schemas.ts).
  * Encapsulated so that neither the error handler, the OpenAPI generator, CORS nor the hooks
  * below touch the app's other routes.
  */
@@ -9,7 +10,8 @@ import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore } from '../storage/doc-store.js'
 import { docsRoutes } from './docs-routes.js'
 import { handleError } from './errors.js'
-import { registerOpenapi, serveOpenapi } from './openapi.js'
+import { collectRoutes, serveOpenapi } from './openapi.js'
+import { compileSchemasOnFirstUse } from './lazy-schemas.js'
 import { sharedSchemas } from './schemas.js'
 import { versionsRoutes } from './versions-routes.js'
 import { backupRoutes } from './backup-routes.js'
@@ -41,7 +43,7 @@ export interface RestOptions {
   originAllowed?: OriginCheck
   /** Origins sent CORS headers (`*` for any); empty or absent: CORS off. */
   corsOrigins?: readonly string[]
-  /** The change-event outbox, when change events are on: its dead letters get admin routes. */
+  /** The change-event outbox, when change events are on: its dead letters get admin routes (GET /api/events says whether). */
   eventOutbox?: EventOutbox
   /** Serve documents as Server-Sent Events streams (`…/events`, `…/awareness`, docs/sse.md); absent: not served. */
   sse?: SseTransport
@@ -51,9 +53,9 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 export const restApi: FastifyPluginAsync<RestOptions> = async (app, options) => {
   // An app that registered @fastify/swagger itself gets these routes in its own document.
-  const openapi = !app.hasDecorator('swagger')
-  if (openapi) await registerOpenapi(app, { authEnabled: options.authEnabled ?? false })
-  else app.log.info('@fastify/swagger already registered: Quire does not serve /openapi.json and /docs')
+  const documented = app.hasDecorator('swagger') ? undefined : collectRoutes(app)
+  if (!documented) app.log.info('@fastify/swagger already registered: Quire does not serve /openapi.json and /docs')
+  compileSchemasOnFirstUse(app)
   for (const schema of sharedSchemas) app.addSchema(schema)
   app.setErrorHandler(handleError)
   decoratePrincipal(app)
@@ -66,7 +68,7 @@ export const restApi: FastifyPluginAsync<RestOptions> = async (app, options) => 
   await app.register(docsRoutes, { ...options, prefix: '/api' })
   await app.register(versionsRoutes, { ...options, prefix: '/api' })
   await app.register(backupRoutes, { ...options, prefix: '/api' })
-  if (options.eventOutbox) await app.register(eventsRoutes, { outbox: options.eventOutbox, guard: options.guard, prefix: '/api' })
+  await app.register(eventsRoutes, { outbox: options.eventOutbox, guard: options.guard, prefix: '/api' })
   if (options.sse) await app.register(sseRoutes, { ...options, sse: options.sse, prefix: '/api' })
-  if (openapi) await serveOpenapi(app)
+  if (documented) serveOpenapi(app, documented, { authEnabled: options.authEnabled ?? false })
 }

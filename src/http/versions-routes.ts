@@ -1,17 +1,18 @@
 /**
  * Named versions over REST: save the current state with a label, list, export one like a
- * document, and restore one as a new edit that live peers receive.
+ * document, and restore one as a new edit that live peers receive. Saving and restoring are
+ * reported to the registry's observers (change events) before the client gets its answer.
  */
 import * as Y from 'yjs'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { restoreUpdate } from '../content/restore.js'
 import type { RoomRegistry } from '../room/registry.js'
 import type { DocStore, VersionInfo } from '../storage/doc-store.js'
-import { documentName, documentNotFound, editDocument, readDocument, readVersion, withVersionDoc } from './documents.js'
+import { documentName, documentNotFound, editDocumentAt, readDocumentAt, readVersion, withVersionDoc } from './documents.js'
 import { notFound } from './errors.js'
 import * as s from './schemas.js'
 import { registerExports } from './export-routes.js'
-import type { Guard } from './auth-hooks.js'
+import { principalOf, type Guard } from './auth-hooks.js'
 
 export interface VersionsRoutesOptions {
   registry: RoomRegistry
@@ -22,6 +23,12 @@ export interface VersionsRoutesOptions {
 const tags = ['versions']
 
 const versionJson = (info: VersionInfo) => ({ ...info, createdAt: new Date(info.createdAt).toISOString() })
+
+/** Who asked, for version events: the token's subject, when there is one. */
+const subjectOf = (request: FastifyRequest) => {
+  const sub = principalOf(request).sub
+  return sub === undefined ? {} : { subject: sub }
+}
 
 export const versionsRoutes: FastifyPluginAsync<VersionsRoutesOptions> = async (app, { registry, store, guard }) => {
   if (guard) app.addHook('onRequest', guard)
@@ -35,10 +42,11 @@ export const versionsRoutes: FastifyPluginAsync<VersionsRoutesOptions> = async (
     },
   }, async (request, reply) => {
     const name = documentName(request.params.name)
-    const state = await readDocument(registry, name, (doc) => Y.encodeStateAsUpdate(doc))
+    const { result: state, seq } = await readDocumentAt(registry, store, name, (doc) => Y.encodeStateAsUpdate(doc))
     // Null if nothing is stored: a loaded document nobody edited, or one deleted meanwhile.
     const info = await store.versions.create(name, request.body.label, state)
     if (!info) throw notFound(`document ${JSON.stringify(name)} has nothing stored`)
+    await registry.versionCreated({ name, version: info, ...(seq !== undefined && { seq }), ...subjectOf(request) })
     return reply.code(201).send(versionJson(info))
   })
 
@@ -89,6 +97,8 @@ export const versionsRoutes: FastifyPluginAsync<VersionsRoutesOptions> = async (
   }, async (request) => {
     const name = documentName(request.params.name)
     const version = await readVersion(store, name, request.params.id)
-    return editDocument(registry, name, (doc) => restoreUpdate(doc, version.state))
+    const { stateVector, seq } = await editDocumentAt(registry, name, (doc) => restoreUpdate(doc, version.state))
+    await registry.versionRestored({ name, version: version.info, seq, ...subjectOf(request) })
+    return stateVector
   })
 }

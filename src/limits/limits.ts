@@ -64,6 +64,8 @@ export interface Limits {
   maxAwarenessClients: number
   /** Bytes of one awareness state (its JSON); 4413 past it. */
   maxAwarenessBytes: number
+  /** Documents one Hocuspocus connection may have open or waiting for auth; one more is refused alone. */
+  maxDocumentsPerConnection: number
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -78,4 +80,5 @@ export const DEFAULT_LIMITS: Limits = {
   maxQueuedBytes: 8 * 1024 * 1024,
   maxAwarenessClients: 8,
   maxAwarenessBytes: 32 * 1024,
+  maxDocumentsPerConnection: 100,
 }

@@ -4,8 +4,13 @@
  */
 import type { CloseErrorCode } from '../protocol/close-codes.js'
 
+/** The wire protocols clients speak: a label on connection metrics. */
+export type WireProtocol = 'y-websocket' | 'hocuspocus' | 'sse'
+
 export interface TransportMetrics {
-  connectionOpened(): void
+  connectionOpened(protocol?: WireProtocol): void
+  /** A connection joined (+1) or left (-1) a document's room: one per document on a Hocuspocus socket. */
+  peers?(protocol: WireProtocol, delta: 1 | -1): void
   /** The server closed a connection for a reason in the catalogue. */
   connectionError(code: CloseErrorCode): void
   connectionClosed(code: number): void

@@ -3,11 +3,12 @@
  * one process (tests, multi-tenant apps) never clash. Labels are bounded: message types and close
  * codes come from fixed sets, document names are never labels.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Counter as PromCounter } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom.js'
 import { CLOSE_ERRORS, KNOWN_CLOSE_CODES, type CloseErrorCode } from '../protocol/close-codes.js'
 import { PRESENCE_DROPS, type PresenceDrop } from '../room/presence.js'
 import type { RoomMetrics } from '../room/room.js'
-import { frameType, type StorageMetrics, type TransportMetrics } from './hooks.js'
+import { frameType, type StorageMetrics, type TransportMetrics, type WireProtocol } from './hooks.js'
 import { LIMIT_NAMES, type LimitMetrics, type LimitName } from '../limits/limits.js'
 
 let processRegistry: Registry | undefined
@@ -47,7 +48,8 @@ export interface MetricsTotals {
 export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetrics, RoomMetrics {
   readonly registry = new Registry()
   private readonly connections: Gauge
-  private readonly connectionsOpened: Counter
+  private readonly connectionsOpened: Counter<'protocol'>
+  private readonly peerGauge: Gauge<'protocol'>
   private readonly closes: Counter<'code'>
   private readonly errors: Counter<'code'>
   private readonly awarenessDrops: Counter<'reason'>
@@ -63,7 +65,7 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
   private readonly compactions: Counter
   private readonly limitRejections: Counter<'limit'>
   /** Labelled children, looked up once per type: a frame relayed to 1000 peers is counted 1000 times. */
-  private readonly traffic = new Map<string, { messages: Counter.Internal; bytes: Counter.Internal }>()
+  private readonly traffic = new Map<string, { messages: PromCounter.Internal; bytes: PromCounter.Internal }>()
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -76,7 +78,17 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
         this.set(sources.loadedRooms())
       },
     })
-    this.connectionsOpened = new Counter({ name: 'quire_connections_opened_total', help: 'WebSocket connections accepted', registers })
+    this.connectionsOpened = new Counter({ name: 'quire_connections_opened_total', help: 'Connections accepted (WebSockets and SSE streams), by wire protocol', labelNames: ['protocol'], registers })
+    this.peerGauge = new Gauge({
+      name: 'quire_peers',
+      help: 'Connections joined to a document, by wire protocol: a Hocuspocus socket counts once per open document',
+      labelNames: ['protocol'],
+      registers,
+    })
+    for (const protocol of ['y-websocket', 'hocuspocus', 'sse']) {
+      this.connectionsOpened.inc({ protocol }, 0)
+      this.peerGauge.set({ protocol }, 0)
+    }
     this.closes = new Counter({
       name: 'quire_connection_closes_total',
       help: 'WebSocket connections closed, by close code (unlisted codes are "other")',
@@ -161,9 +173,13 @@ export class QuireMetrics implements TransportMetrics, StorageMetrics, LimitMetr
     }
   }
 
-  connectionOpened(): void {
+  connectionOpened(protocol: WireProtocol = 'y-websocket'): void {
     this.connections.inc()
-    this.connectionsOpened.inc()
+    this.connectionsOpened.inc({ protocol })
+  }
+
+  peers(protocol: WireProtocol, delta: 1 | -1): void {
+    this.peerGauge.inc({ protocol }, delta)
   }
 
   connectionError(code: CloseErrorCode): void {

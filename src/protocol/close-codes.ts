@@ -65,6 +65,11 @@ export const CLOSE_ERRORS = {
     summary: 'More messages or bytes arrived while the connection was being authorised or its document loaded than the pre-join queue holds.',
   },
   QUIRE_AWARENESS_CLIENTS: { close: 1008, summary: 'The connection announced presence for more client ids than --max-awareness-clients allows.' },
+  QUIRE_TOO_MANY_DOCUMENTS: {
+    close: 1008,
+    summary:
+      'A Hocuspocus connection asked for more documents at once than --max-documents-per-connection allows. Only that document is refused (permission-denied); the others stay open.',
+  },
   QUIRE_FRAME_TOO_BIG: { close: 1009, summary: 'A frame larger than --max-frame-bytes.' },
   QUIRE_INTERNAL: { close: 1011, summary: 'An unexpected server fault while handling a frame; it is logged.' },
   QUIRE_STORAGE_FAILED: { close: 1011, summary: 'Storing an update failed; the document closed without acknowledging it.' },

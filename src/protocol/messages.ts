@@ -16,6 +16,8 @@ export type ClientMessage =
   | { type: 'update'; update: Uint8Array }
   | { type: 'awareness'; update: Uint8Array; entries: AwarenessEntry[] }
   | { type: 'query-awareness' }
+  /** Hocuspocus' stateless message (its transport decodes it): relayed to the room's other peers. */
+  | { type: 'stateless'; payload: string }
 
 export interface DecodeLimits {
   /** Most entries an awareness update may hold; more close with 1008 before any is decoded. */
@@ -150,11 +152,11 @@ function framed<T>(read: () => T): T {
 
 /**
  * lib0 builds subarrays from `arr.buffer`, so a length prefix past the end of a view into a
- * larger pooled buffer would read neighbouring bytes instead of failing. A frame that owns its
- * buffer makes every overrun throw.
+ * larger pooled buffer would read neighbouring bytes instead of failing. A frame that ends where
+ * its buffer ends makes every overrun throw (decoders only read forward).
  */
-function ownBuffer(frame: Uint8Array): Uint8Array {
-  if (frame.byteOffset === 0 && frame.buffer.byteLength === frame.byteLength) return frame
+export function ownBuffer(frame: Uint8Array): Uint8Array {
+  if (frame.byteOffset + frame.byteLength === frame.buffer.byteLength) return frame
   return new Uint8Array(frame)
 }
 

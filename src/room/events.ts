@@ -1,6 +1,8 @@
 /**
  * What a room tells the rest of the server: every change to a document, once it is durable, with
- * where it came from; every change to its presence; rooms opening and closing. The cluster bus
+ * where it came from; every change to its presence; rooms opening and closing; connections
+ * joining and leaving; versions saved and restored (the REST routes report those through the
+ * registry, which is the one object every producer and consumer shares). The cluster bus
  * (cluster/) publishes local changes to other instances from here, and applies theirs through
  * `Room.applyRemoteUpdate`/`applyRemoteAwareness`, which are stored by the instance that made
  * them and so are not appended again. Later consumers (change events, webhooks) read the same feed.
@@ -42,6 +44,17 @@ export interface AwarenessChange {
   origin: AwarenessOrigin
 }
 
+/** A named version saved or restored through this instance (REST, or a backup restored over REST). */
+export interface VersionChange {
+  name: string
+  /** As the versions API names it. */
+  version: { id: number; label: string }
+  /** Created: every update up to it is in the version; restored: the restoring edit's. Absent when not known. */
+  seq?: number
+  /** The token's `sub` of who asked, when authentication is on. */
+  subject?: string
+}
+
 /**
  * Receives a registry's room events. Every method is optional and must not throw: it runs
  * inside the room's bookkeeping.
@@ -54,6 +67,20 @@ export interface RoomObserver {
   /** A local update is durable; remote ones are reported too (origin `remote`) once applied. */
   updateStored?(room: Room, stored: StoredUpdate): void
   awarenessChanged?(room: Room, change: AwarenessChange): void
+  /** A peer here sent a stateless message (Hocuspocus protocol); it went to this room's other peers. */
+  statelessSent?(room: Room, payload: string): void
   /** A document was deleted through this instance. */
   documentDeleted?(name: string): void
+  /** A client connection joined a room (server-side holds are not reported). */
+  peerJoined?(room: Room, peer: Peer): void
+  /** …and left it: closed, or the room closed under it. `peer.closeCode` says how, when known. */
+  peerLeft?(room: Room, peer: Peer): void
+  /**
+   * A version is committed. The caller answers its client once the returned promise settles, so
+   * an observer that records the change durably (change events) makes that answer mean "recorded".
+   * It must not reject.
+   */
+  versionCreated?(change: VersionChange): void | Promise<void>
+  /** A version's restore is durable; as versionCreated. */
+  versionRestored?(change: VersionChange): void | Promise<void>
 }

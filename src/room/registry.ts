@@ -12,7 +12,7 @@ import type { DocStore } from '../storage/doc-store.js'
 import type { CloseErrorCode } from '../protocol/close-codes.js'
 import type { Logger, Peer } from './peer.js'
 import { Room, type RoomEvents, type RoomLimits, type RoomMetrics } from './room.js'
-import type { RoomObserver } from './events.js'
+import type { RoomObserver, VersionChange } from './events.js'
 import { LimitError } from '../limits/limits.js'
 
 export class ShuttingDownError extends Error {
@@ -47,6 +47,15 @@ export class RoomRegistry {
     onAwareness: (room, change) => {
       for (const o of this.observers) o.awarenessChanged?.(room, change)
     },
+    onStateless: (room, payload) => {
+      for (const o of this.observers) o.statelessSent?.(room, payload)
+    },
+    onPeerJoined: (room, peer) => {
+      if (!this.holdPeers.has(peer)) for (const o of this.observers) o.peerJoined?.(room, peer)
+    },
+    onPeerLeft: (room, peer) => {
+      if (!this.holdPeers.has(peer)) for (const o of this.observers) o.peerLeft?.(room, peer)
+    },
   }
 
   constructor(
@@ -61,6 +70,16 @@ export class RoomRegistry {
   observe(observer: RoomObserver): void {
     this.observers.push(observer)
     for (const room of this.rooms.values()) observer.roomOpened?.(room)
+  }
+
+  /** Tells the observers a version was saved; resolves once they have recorded it (see RoomObserver). */
+  async versionCreated(change: VersionChange): Promise<void> {
+    await Promise.all(this.observers.map(async (o) => o.versionCreated?.(change)))
+  }
+
+  /** Tells the observers a document was restored to a version; as versionCreated. */
+  async versionRestored(change: VersionChange): Promise<void> {
+    await Promise.all(this.observers.map(async (o) => o.versionRestored?.(change)))
   }
 
   /** Number of rooms currently in memory. */

@@ -50,6 +50,11 @@ export interface RoomEvents {
   /** An update is durable (see events.ts); called in seq order for this room's own appends. */
   onStored(room: Room, stored: StoredUpdate): void
   onAwareness(room: Room, change: AwarenessChange): void
+  /** A peer's stateless message, relayed here; other instances relay it to theirs. */
+  onStateless?(room: Room, payload: string): void
+  /** A peer joined; it left (once per joined peer, also when the room closed under it). */
+  onPeerJoined?(room: Room, peer: Peer): void
+  onPeerLeft?(room: Room, peer: Peer): void
 }
 
 type AwarenessEvent = { added: number[]; updated: number[]; removed: number[] }
@@ -94,6 +99,8 @@ export class Room {
    */
   private readonly caughtUp = new WeakSet<Peer>()
   private readonly outbox = new DurableOutbox()
+  /** Durable updates waiting for this pass's relay (see relay()). */
+  private relayDue: Uint8Array[] = []
   private lastAppend: Promise<AppendResult>
   private compaction: Promise<void> | null = null
   /** A compaction was due while one ran; that one does not cover the appends that asked. */
@@ -182,6 +189,12 @@ export class Room {
     if (entries.length > 0) applyAwarenessUpdate(this.awareness, encodeAwarenessEntries(entries), new RemoteAwareness(instance))
   }
 
+  /** A stateless message a peer of another instance sent: to every peer here. */
+  applyRemoteStateless(payload: string): void {
+    if (this.state !== 'open') return
+    for (const peer of this.peers) peer.stateless?.(payload)
+  }
+
   /** Removes states another instance relayed (it left or went silent); ids owned here stay. */
   removeRemoteAwareness(ids: Iterable<number>, instance: string): void {
     if (this.state !== 'open') return
@@ -199,6 +212,7 @@ export class Room {
   join(peer: Peer): void {
     if (this.state !== 'open') throw new Error(`room ${this.name} is ${this.state}`)
     this.peers.add(peer)
+    this.events.onPeerJoined?.(this, peer)
     peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     const states = this.awareness.getStates()
     if (states.size > 0) {
@@ -209,6 +223,7 @@ export class Room {
   /** Removes a peer and the awareness states it controlled; the room empties when it was the last. */
   leave(peer: Peer): void {
     if (!this.peers.delete(peer)) return
+    this.events.onPeerLeft?.(this, peer)
     this.answering.delete(peer)
     if (this.state === 'open') this.presence.leave(peer)
     if (this.peers.size === 0 && this.state === 'open') this.events.onEmpty(this)
@@ -248,6 +263,12 @@ export class Room {
         peer.send(encodeAwareness(encodeAwarenessUpdate(this.awareness, states)))
         break
       }
+      case 'stateless':
+        // A read-only peer that may not show presence may not broadcast either.
+        if (peer.readOnly?.dropAwareness) break
+        for (const other of this.peers) if (other !== peer) other.stateless?.(message.payload)
+        this.events.onStateless?.(this, message.payload)
+        break
     }
   }
 
@@ -321,10 +342,9 @@ export class Room {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.fullState = null
     this.quota.added(update.byteLength)
-    const frame = encodeUpdate(update) // encoded once, the same bytes go to every peer
     if (origin instanceof RemoteChange) {
       // Already durable. Behind the local appends in flight all the same: peers see one order.
-      this.outbox.afterWrites(() => this.broadcast(frame))
+      this.outbox.afterWrites(() => this.relay(update))
       this.events.onStored(this, { seq: origin.origin.seq, update, origin: origin.origin })
       return
     }
@@ -340,7 +360,24 @@ export class Room {
       },
       (error: unknown) => this.fail(error),
     )
-    this.outbox.afterWrites(() => this.broadcast(frame))
+    this.outbox.afterWrites(() => this.relay(update))
+  }
+
+  /**
+   * Relays a durable update. Those released in one pass of the event loop (one group commit holds
+   * several under load) go out merged, one frame per peer: fewer frames and socket writes, the
+   * same latency, since the check phase follows the I/O phase their commit completed in.
+   */
+  private relay(update: Uint8Array): void {
+    this.relayDue.push(update)
+    if (this.relayDue.length > 1) return
+    setImmediate(() => {
+      const updates = this.relayDue
+      this.relayDue = []
+      if (this.doc.isDestroyed) return
+      // Encoded once, the same bytes go to every peer.
+      this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)))
+    })
   }
 
   private readonly onAwarenessUpdate = ({ added, updated, removed }: AwarenessEvent, origin: unknown): void => {
@@ -392,15 +429,21 @@ export class Room {
     this.state = 'closed'
     this.outbox.clear()
     for (const peer of this.peers) peer.close('QUIRE_STORAGE_FAILED', 'storage error')
-    this.peers.clear()
+    this.dropPeers()
     this.events.onFailure(this, error)
     this.destroy()
+  }
+
+  /** Forgets the peers still here (their own leave() comes too late to find them) and says so. */
+  private dropPeers(): void {
+    for (const peer of this.peers) this.events.onPeerLeft?.(this, peer)
+    this.peers.clear()
   }
 
   private destroy(): void {
     if (this.doc.isDestroyed) return
     this.state = 'closed'
-    this.peers.clear()
+    this.dropPeers()
     this.answering.clear()
     this.outbox.clear()
     this.awarenessBatch.clear()

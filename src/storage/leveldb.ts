@@ -161,7 +161,7 @@ export class LevelDocStore implements DocStore {
       (ops) => this.prepareBatch(ops),
     )
     this.versions = new LevelVersions(db, (ops) => this.writer.add(ops), async (name) => (await this.info(name)) !== null)
-    this.events = new LevelEventOutbox(db, (ops) => this.writer.add(ops))
+    this.events = new LevelEventOutbox(db, (ops) => this.writer.add(ops), this)
   }
 
   /** Opens (creating if needed) the database in `dir`. Fails with DataDirInUseError if another process has it. */

@@ -19,6 +19,7 @@ import { appendStatements, MAX_PARAMETERS, type BumpedRow, type PendingAppend } 
 import { compactDocument, lockDocument } from './postgres-compaction.js'
 import { migrate, tablesIn, type Tables } from './postgres-schema.js'
 import { PostgresVersions, bytesOf, epochMs } from './postgres-versions.js'
+import { PostgresEventOutbox } from './postgres-outbox.js'
 import type { AppendResult, DocInfo, DocStore, ListOptions, LoadedDoc, LogEntry, Snapshot } from './doc-store.js'
 
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
@@ -68,6 +69,8 @@ export function prefixEnd(prefix: string): string | null {
 
 export class PostgresDocStore implements DocStore {
   readonly versions: PostgresVersions
+  /** Change-event bookkeeping, shared by the instances on this database (postgres-outbox.ts). */
+  readonly events: PostgresEventOutbox
   private readonly t: Tables
   private readonly writer: GroupCommit<PendingAppend>
   private readonly compactions = new Map<string, Promise<void>>()
@@ -87,6 +90,7 @@ export class PostgresDocStore implements DocStore {
     const maxParameters = options.maxParametersPerStatement ?? MAX_PARAMETERS
     this.writer = new GroupCommit<PendingAppend>((appends) => this.commit(appends, maxParameters))
     this.versions = new PostgresVersions(db, this.t)
+    this.events = new PostgresEventOutbox(db, this.t)
   }
 
   /** Connects, creates or migrates the schema, and returns the store. Fails if the database cannot be reached. */

@@ -12,12 +12,12 @@
  * it closes this connection only — with its close code and a readable reason, logged and counted
  * once — and never touches the document or the other peers.
  */
-import { ProtocolError, closeReason } from '../protocol/close-codes.js'
-import { decodeClientMessage, type ClientMessage } from '../protocol/messages.js'
+import { ProtocolError, closeReason, type CloseErrorCode } from '../protocol/close-codes.js'
+import { decodeClientMessage, type ClientMessage, type DecodeLimits } from '../protocol/messages.js'
 import { isAwarenessEcho } from '../limits/awareness-echo.js'
 import { LimitError } from '../limits/limits.js'
 import type { ConnectionGuard } from '../limits/socket-guard.js'
-import type { TransportMetrics } from '../metrics/hooks.js'
+import type { TransportMetrics, WireProtocol } from '../metrics/hooks.js'
 import type { Logger, Peer } from '../room/peer.js'
 import type { Room } from '../room/room.js'
 import { ShuttingDownError, type RoomRegistry } from '../room/registry.js'
@@ -29,8 +29,8 @@ export interface Wire {
   /** Bytes handed to `send` and not yet written to the network. */
   readonly bufferedAmount: number
   readonly isOpen: boolean
-  /** Starts the closing handshake with a close code and reason; a no-op once closing. */
-  close(code: number, reason: string): void
+  /** Starts the closing handshake with a close code and reason; a no-op once closing. `error`: which one. */
+  close(code: number, reason: string, error?: CloseErrorCode): void
 }
 
 /**
@@ -51,6 +51,12 @@ export interface ConnectionOptions {
   /** Rate, slow-consumer and queue limits; absent: unlimited. */
   guard?: ConnectionGuard
   authorize?: Authorize
+  /** Decodes a frame's message (default y-websocket's); a wire protocol with more types brings its own. */
+  decode?: (frame: Uint8Array, limits: DecodeLimits) => ClientMessage
+  /** Runs after the room took a message (the Hocuspocus protocol acknowledges updates from here). */
+  afterReceive?: (message: ClientMessage, room: Room) => void
+  /** What carries it, for connection change events. */
+  transport?: 'websocket' | 'sse' | 'hocuspocus'
 }
 
 type State = 'admitting' | 'joining' | 'joined' | 'closed'
@@ -81,7 +87,13 @@ export class Connection {
         metrics.sent(frame)
       },
       close: (code, reason) => this.fail(new ProtocolError(code, reason), { leaveLater: true }),
+      transport: options.transport,
     }
+  }
+
+  /** Frames waiting for the room (the Hocuspocus transport bounds them per socket). */
+  get queued(): { messages: number; bytes: number } {
+    return { messages: this.queue.length, bytes: this.queuedBytes }
   }
 
   get name(): string {
@@ -108,6 +120,7 @@ export class Connection {
         if (this.isClosed) return room.leave(this.peer)
         this.room = room
         this.state = 'joined'
+        this.options.metrics.peers?.(this.protocol, 1)
         for (const frame of this.queue.splice(0)) {
           this.handle(frame, true)
           if (this.isClosed) break
@@ -134,8 +147,10 @@ export class Connection {
     else this.enqueue(frame)
   }
 
-  /** The transport saw the socket close (either side). Idempotent. */
-  closed(): void {
+  /** The transport saw the socket close (either side), with the code if it has one. Idempotent. */
+  closed(code?: number): void {
+    // Before leaving: the room reports the code. A close we started keeps the code fail() sent.
+    this.peer.closeCode ??= code
     this.state = 'closed'
     this.leaveRoom()
     for (const cleanup of this.cleanups.splice(0)) cleanup()
@@ -145,13 +160,14 @@ export class Connection {
   fail(error: ProtocolError, { leaveLater = false } = {}): void {
     if (this.state === 'closed') return
     this.state = 'closed'
+    this.peer.closeCode ??= error.closeCode
     this.options.guard?.rejected(error)
     this.options.metrics.connectionError(error.code)
     const fields = { code: error.code, closeCode: error.closeCode, reason: error.message }
     if (error.closeCode === 1011) this.log().error(fields, 'closing connection')
     else if (error instanceof LimitError || error.closeCode < 4000) this.log().warn(fields, 'closing connection')
     else this.log().info(fields, 'closing connection')
-    if (this.options.wire.isOpen) this.options.wire.close(error.closeCode, closeReason(error.message))
+    if (this.options.wire.isOpen) this.options.wire.close(error.closeCode, closeReason(error.message), error.code)
     if (leaveLater) queueMicrotask(() => this.leaveRoom())
     else this.leaveRoom()
   }
@@ -162,8 +178,15 @@ export class Connection {
   }
 
   private leaveRoom(): void {
-    this.room?.leave(this.peer)
+    if (!this.room) return
+    this.room.leave(this.peer)
     this.room = null
+    this.options.metrics.peers?.(this.protocol, -1)
+  }
+
+  private get protocol(): WireProtocol {
+    const transport = this.options.transport
+    return transport === 'sse' || transport === 'hocuspocus' ? transport : 'y-websocket'
   }
 
   /** Holds a frame until the room is joined, within the queue's bounds and the rate limit. */
@@ -181,7 +204,7 @@ export class Connection {
     const { metrics, guard } = this.options
     let message: ClientMessage
     try {
-      message = decodeClientMessage(frame, { maxAwarenessEntries: room.maxAwarenessEntries })
+      message = (this.options.decode ?? decodeClientMessage)(frame, { maxAwarenessEntries: room.maxAwarenessEntries })
     } catch (error) {
       metrics.received('invalid', frame.byteLength)
       return this.fail(this.asProtocolError(error))
@@ -199,6 +222,7 @@ export class Connection {
       } else {
         room.receive(this.peer, message)
       }
+      this.options.afterReceive?.(message, room)
     } catch (error) {
       this.fail(this.asProtocolError(error))
     }

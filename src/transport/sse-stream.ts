@@ -83,7 +83,8 @@ export class SseStream {
       log: transport.log,
       // The error code of a close goes into the `close` event.
       metrics: {
-        connectionOpened: () => metrics.connectionOpened(),
+        connectionOpened: () => metrics.connectionOpened('sse'),
+        peers: (protocol, delta) => metrics.peers?.(protocol, delta),
         connectionError: (code) => {
           this.errorCode ??= code
           metrics.connectionError(code)
@@ -95,6 +96,7 @@ export class SseStream {
       },
       guard: this.guard,
       authorize: principal || readOnly ? (peer, onClose) => this.authorize(peer, onClose) : undefined,
+      transport: 'sse',
     })
   }
 
@@ -122,7 +124,7 @@ export class SseStream {
       socket?.off('error', onError)
       this.closed()
     })
-    this.transport.metrics.connectionOpened()
+    this.transport.metrics.connectionOpened('sse')
     this.transport.log.debug({ room: this.name, conn: this.connectionId, transport: 'sse' }, 'connection opened')
     response.writeHead(200, { ...this.options.headers, ...SSE_HEADERS })
     this.write('retry: 2000\n\n')
@@ -332,10 +334,10 @@ export class SseStream {
       this.transport.unsubscribe(this.room, this)
     }
     this.transport.forget(this)
-    this.connection.closed()
-    this.options.release?.()
     // A client that went away sends no close code: counted as 1005, "no status".
     const code = this.closeCode ?? 1005
+    this.connection.closed(code)
+    this.options.release?.()
     this.transport.metrics.connectionClosed(code)
     const durationMs = Math.round(performance.now() - this.connection.openedAt)
     this.transport.log.info(

@@ -17,6 +17,7 @@ import { LimitError } from '../limits/limits.js'
 import type { SocketGuard } from '../limits/socket-guard.js'
 import { authorizeConnection, selectProtocol, type ConnectionAuth } from '../auth/websocket-auth.js'
 import { Connection, type Wire } from './connection.js'
+import { HocuspocusSocket } from './hocuspocus.js'
 
 export interface WebSocketOptions {
   /** URL path under which every upgrade is a document (default `/`). */
@@ -35,6 +36,8 @@ export interface WebSocketOptions {
   originAllowed?: (origin: string | undefined, host: string | undefined) => boolean
   /** Which forwarding proxies to believe for the client's address (limits/client-address.ts); default none. */
   trustProxy?: (address: string, hop: number) => boolean
+  /** Documents one Hocuspocus connection may have open at once (limits/limits.ts); 0 or absent: no cap. */
+  maxDocumentsPerConnection?: number
 }
 
 let nextConnectionId = 0
@@ -51,7 +54,10 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
     // an 'error' nobody listens to would take the process down.
     socket.on('error', (error) => app.log.debug({ err: error }, 'upgrade socket error'))
     const url = req.url ?? '/'
-    if (!url.startsWith(base)) {
+    // The base path itself (no document name, invalid for y-websocket) speaks the Hocuspocus protocol.
+    const path = url.split('?', 1)[0]!
+    const hocuspocus = path === base || path + '/' === base
+    if (!url.startsWith(base) && !hocuspocus) {
       // Not ours: leave it to another upgrade listener if there is one.
       if (app.server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found')
       return
@@ -59,7 +65,7 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
     if (!accepting) return rejectUpgrade(socket, 503, 'Service Unavailable')
     wss.handleUpgrade(req, socket, head, (ws) => {
       explainFrameErrors(ws, options.maxFrameBytes)
-      metrics.connectionOpened()
+      metrics.connectionOpened(hocuspocus ? 'hocuspocus' : 'y-websocket')
       ws.once('close', (code) => metrics.connectionClosed(code))
       // Before the admission check: a refused socket may still error, and an unheard 'error' throws.
       ws.on('error', (error) => {
@@ -77,14 +83,15 @@ export function attachWebSocket(app: FastifyInstance, registry: RoomRegistry, op
       const admitted = options.guard?.admit(options.trustProxy ? clientAddress(req, options.trustProxy) : req.socket.remoteAddress)
       if (admitted instanceof LimitError) return refuse(admitted.code, admitted.message)
       if (admitted) ws.once('close', admitted)
+      alive.set(ws, true)
+      ws.on('pong', () => alive.set(ws, true))
+      if (hocuspocus) return serveHocuspocus(ws, registry, app.log, metrics, options)
       let name: string
       try {
         name = documentNameFromUrl(url, base)
       } catch (error) {
         return refuse('QUIRE_BAD_DOCUMENT_NAME', error instanceof ProtocolError ? error.message : 'invalid document name')
       }
-      alive.set(ws, true)
-      ws.on('pong', () => alive.set(ws, true))
       serve(ws, name, req, registry, app.log, metrics, options)
     })
   }
@@ -143,6 +150,7 @@ function serve(
     metrics,
     guard: options.guard?.connection(),
     authorize: auth ? (peer, onClose, log) => authorizeConnection(auth, req, name, peer, onClose, log) : undefined,
+    transport: 'websocket',
   })
   // Logged with the fields of the child logger, without creating one per idle socket. At debug:
   // the close line carries everything (duration, bytes, code), and a reconnect storm should not
@@ -150,13 +158,41 @@ function serve(
   appLog.debug({ room: name, conn: id }, 'connection opened')
   ws.on('message', (data, isBinary) => connection.receive(toBytes(data), isBinary))
   ws.on('close', (code, reason) => {
-    connection.closed()
+    connection.closed(code)
     const durationMs = Math.round(performance.now() - connection.openedAt)
     const { bytesIn, bytesOut } = connection
     appLog.info({ room: name, conn: id, code, reason: reason.toString() || undefined, durationMs, bytesIn, bytesOut }, 'connection closed')
   })
   ws.on('error', (error) => connection.log().warn({ err: error }, 'websocket error'))
   connection.start()
+}
+
+/** Pipes one WebSocket speaking the Hocuspocus protocol into its documents' Connections. */
+function serveHocuspocus(ws: WebSocket, registry: RoomRegistry, appLog: Logger, metrics: TransportMetrics, options: WebSocketOptions): void {
+  const id = (++nextConnectionId).toString(36)
+  const socket = new HocuspocusSocket(ws, {
+    id,
+    registry,
+    log: appLog,
+    metrics,
+    guard: options.guard?.connection(),
+    auth: options.auth,
+    maxDocuments: options.maxDocumentsPerConnection ?? 0,
+  })
+  const openedAt = performance.now()
+  let bytesIn = 0
+  appLog.debug({ conn: id, protocol: 'hocuspocus' }, 'connection opened')
+  ws.on('message', (data, isBinary) => {
+    const frame = toBytes(data)
+    bytesIn += frame.byteLength
+    socket.receive(frame, isBinary)
+  })
+  ws.on('close', (code, reason) => {
+    socket.socketClosed(code)
+    const durationMs = Math.round(performance.now() - openedAt)
+    appLog.info({ conn: id, protocol: 'hocuspocus', code, reason: reason.toString() || undefined, durationMs, bytesIn }, 'connection closed')
+  })
+  ws.on('error', (error) => appLog.warn({ conn: id, err: error }, 'websocket error'))
 }
 
 /**

@@ -13,7 +13,8 @@
  * - at every quiet point (a settle() action, and the end), within the server life: stored updates
  *   grew exactly by the appends the metrics counted, stored bytes by
  *   quire_storage_appended_bytes_total, each loaded room's quota estimate equals its stored size,
- *   monitors (when present) were relayed exactly those appends, and rooms and connections are
+ *   monitors (when present) were relayed those appends (in at most as many frames: appends committed
+ *   together arrive merged), and rooms and connections are
  *   counted right — each size equality only where no compaction can have interfered (accounting.ts);
  * - once every client left, the stored size is the size of the compacted state it serves, and a
  *   room loaded again starts with the quota estimate at that size.
