@@ -20,4 +20,4 @@ VOLUME ["/data"]
 EXPOSE 1234
 HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form so SIGTERM reaches Quire, which flushes and closes the database before exiting.
-CMD ["node", "dist/cli.js", "serve"]
+CMD ["node", "--max-semi-space-size=4", "dist/cli.js", "serve"]

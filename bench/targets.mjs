@@ -76,7 +76,8 @@ const quirePort = (line) => {
 }
 
 const quireCommand = (storeEnv) => ({
-  args: [join(PROJECT_ROOT, 'dist', 'cli.js'), 'serve'],
+  // As `npm start`, the `quire` command and the Docker image run it (README "Memory").
+  args: ['--max-semi-space-size=4', join(PROJECT_ROOT, 'dist', 'cli.js'), 'serve'],
   // bigdoc replays a 260k-transaction trace as fast as the server echoes, one message per
   // transaction: by design past the per-connection message rate limit (README "Limits").
   // DATABASE_URL and REDIS_URL are always set, to '' if unused: one exported in the shell that

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /** `quire serve`: run the server from flags and environment variables until SIGTERM/SIGINT. */
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
