@@ -21,6 +21,8 @@ export type Sub<V> = ReturnType<Level<string, Bytes>['sublevel']> & { __value?: 
 export type BatchOp =
   | { type: 'put'; sublevel: Sub<unknown>; key: string; value: unknown }
   | { type: 'del'; sublevel: Sub<unknown>; key: string }
+  /** A key already prefixed with its sublevel's prefix, value in the root's encoding (bytes). */
+  | { type: 'put'; key: string; value: Bytes }
 
 export const SEQ_WIDTH = 13 // hex digits: 2^52 updates per document
 

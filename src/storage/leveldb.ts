@@ -104,6 +104,8 @@ export class LevelDocStore implements DocStore {
   private readonly meta: Sub<DocMeta>
   private readonly base: Sub<Bytes>
   private readonly log: Sub<Bytes>
+  /** The log sublevel's key prefix, for appends written without per-operation sublevel encoding. */
+  private readonly logPrefix: string
   private readonly metas = new Map<string, DocMeta>()
   private readonly metaReads = new Map<string, Promise<DocMeta>>()
   /** Documents whose cached meta must be written with the next batch. */
@@ -141,6 +143,7 @@ export class LevelDocStore implements DocStore {
     this.meta = db.sublevel('meta', { valueEncoding: 'json' }) as Sub<DocMeta>
     this.base = db.sublevel('base', { valueEncoding: 'view' }) as Sub<Bytes>
     this.log = db.sublevel('log', { valueEncoding: 'view' }) as Sub<Bytes>
+    this.logPrefix = (this.log as unknown as { prefix: string }).prefix
     this.compactAfterUpdates = options.compactAfterUpdates ?? 1000
     this.compactAfterBytes = options.compactAfterBytes ?? 1024 * 1024
     this.reclaimAfterBytes = options.reclaimAfterBytes ?? 1024 * 1024
@@ -238,7 +241,9 @@ export class LevelDocStore implements DocStore {
     // A new document's meta goes with its first update: `list` finds documents by their metas.
     if (seq === 1) this.dirty.add(name)
     else if (!this.stale.has(name)) this.stale.set(name, meta.updatedAt)
-    await this.writer.add([{ type: 'put', sublevel: this.log, key: logKey(name, seq), value: update }])
+    // The log's prefix is added here rather than by abstract-level per operation: the append is
+    // the hot path, and the sublevel branch of its batch encoding was ~2 % of a fanout run's CPU.
+    await this.writer.add([{ type: 'put', key: this.logPrefix + logKey(name, seq), value: update }])
     return {
       seq,
       compactionDue: meta.logUpdates >= this.compactAfterUpdates || meta.logBytes >= this.compactAfterBytes,
@@ -537,8 +542,9 @@ export class LevelDocStore implements DocStore {
    */
   private batchFailed(ops: BatchOp[], batch: BatchState): void {
     for (const op of ops) {
-      if (op.type !== 'put' || op.sublevel !== this.log) continue
-      const meta = this.metas.get(nameOfLogKey(op.key))
+      // Log appends are the puts with a prefixed key (appendNow).
+      if (op.type !== 'put' || 'sublevel' in op || !op.key.startsWith(this.logPrefix)) continue
+      const meta = this.metas.get(nameOfLogKey(op.key.slice(this.logPrefix.length)))
       if (!meta) continue
       meta.logUpdates = Math.max(0, meta.logUpdates - 1)
       meta.logBytes = Math.max(0, meta.logBytes - (op.value as Bytes).byteLength)

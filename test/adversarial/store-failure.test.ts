@@ -92,9 +92,12 @@ function injectFaults(store: LevelDocStore) {
     if (hold) {
       return new Promise<void>((resolve, reject) => {
         const held: HeldBatch = {
+          // Appends come with their key already prefixed (LevelDocStore.appendNow), other writes with a sublevel.
           logSeqs: (name) => ops
-            .filter((op) => op.type === 'put' && op.sublevel?.prefix === '!log!' && op.key.startsWith(`${name}\u0000`))
-            .map((op) => parseInt(op.key.slice(name.length + 1), 16)),
+            .filter((op) => op.type === 'put')
+            .map((op) => (op.sublevel?.prefix ?? '') + op.key)
+            .filter((key) => key.startsWith(`!log!${name}\u0000`))
+            .map((key) => parseInt(key.slice(`!log!${name}`.length + 1), 16)),
           writesBase: ops.some((op) => op.type === 'put' && op.sublevel?.prefix === '!base!'),
           pass: () => {
             stranded.delete(held)
