@@ -146,7 +146,7 @@ export class RoomRegistry {
     const { updates, seq } = await stored
     this.store.release(name) // nothing of this document stays cached
     if (seq === 0) return undefined
-    const doc = new Y.Doc()
+    const doc = new Y.Doc({ guid: name }) // not a random UUID: see Room
     try {
       doc.transact(() => {
         for (const update of updates) Y.applyUpdate(doc, update)

@@ -78,7 +78,7 @@ function discardPending(doc: Y.Doc): boolean {
 }
 
 export class Room {
-  readonly doc = new Y.Doc()
+  readonly doc: Y.Doc
   readonly awareness: Awareness
   private readonly peers = new Set<Peer>()
   /** Which peer speaks for which awareness client id. */
@@ -123,6 +123,9 @@ export class Room {
     limits: RoomLimits = {},
     private readonly metrics: RoomMetrics = noRoomMetrics,
   ) {
+    // A guid of our own: Y.Doc's default, a random UUID, draws 31 random numbers from the OS, ~7 % of
+    // the churn bench's CPU. The guid names subdocuments only; a server document has none.
+    this.doc = new Y.Doc({ guid: name })
     this.quota = new DocSizeQuota(limits.maxDocumentBytes ?? 0, loaded.updates)
     this.doc.transact(() => {
       for (const update of loaded.updates) Y.applyUpdate(this.doc, update)
