@@ -160,7 +160,7 @@ export class LevelDocStore implements DocStore {
     this.writer = new GroupCommit<BatchOp, BatchState>(
       async (ops, batch) => {
         try {
-          await this.db.batch(ops as never, { sync })
+          await this.commitBatch(ops, sync)
         } catch (error) {
           this.batchFailed(ops, batch)
           throw error
@@ -458,6 +458,21 @@ export class LevelDocStore implements DocStore {
     await this.writer.barrier().catch(() => {})
     await this.db.close()
     openInThisProcess.delete(this.path)
+  }
+
+  /**
+   * Writes one group-commit batch. A chained batch hands each operation to LevelDB's WriteBatch
+   * as it comes; the array form clones and re-encodes every operation first (abstract-level's
+   * #arrayBatch: 16 % of the CPU of a 259,778-update upload).
+   */
+  private async commitBatch(ops: readonly BatchOp[], sync: boolean): Promise<void> {
+    const batch = this.db.batch()
+    for (const op of ops) {
+      if (!('sublevel' in op)) batch.put(op.key, op.value)
+      else if (op.type === 'put') batch.put(op.key, op.value as Bytes, { sublevel: op.sublevel as never })
+      else batch.del(op.key, { sublevel: op.sublevel as never })
+    }
+    await batch.write({ sync })
   }
 
   /** The meta in memory, taken back from the released ones if there; synchronous, so callers keep their order. */

@@ -79,15 +79,16 @@ interface HeldBatch {
 }
 
 /**
- * Wraps the store's own classic-level `batch`. `hold()` catches the next batch that reaches the
- * database (its promise resolves when it arrives); `failNext(n)` rejects the next n outright.
+ * Wraps the store's one way of writing a batch to LevelDB (`commitBatch`). `hold()` catches the
+ * next batch that reaches the database (its promise resolves when it arrives); `failNext(n)`
+ * rejects the next n outright.
  */
 function injectFaults(store: LevelDocStore) {
-  const db = (store as unknown as { db: { batch(ops: RawOp[], options?: unknown): Promise<void> } }).db
-  const real = db.batch.bind(db)
+  const db = store as unknown as { commitBatch(ops: RawOp[], options?: unknown): Promise<void> }
+  const real = db.commitBatch.bind(db)
   const holds: Array<(held: HeldBatch) => void> = []
   let failures = 0
-  db.batch = (ops, options) => {
+  db.commitBatch = (ops, options) => {
     const hold = holds.shift()
     if (hold) {
       return new Promise<void>((resolve, reject) => {
