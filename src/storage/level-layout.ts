@@ -21,8 +21,9 @@ export type Sub<V> = ReturnType<Level<string, Bytes>['sublevel']> & { __value?: 
 export type BatchOp =
   | { type: 'put'; sublevel: Sub<unknown>; key: string; value: unknown }
   | { type: 'del'; sublevel: Sub<unknown>; key: string }
-  /** A key already prefixed with its sublevel's prefix, value in the root's encoding (bytes). */
+  /** A key already prefixed with its sublevel's prefix (log entries, the hot path), value in the root's encoding (bytes). */
   | { type: 'put'; key: string; value: Bytes }
+  | { type: 'del'; key: string }
 
 export const SEQ_WIDTH = 13 // hex digits: 2^52 updates per document
 

@@ -316,7 +316,8 @@ export class LevelDocStore implements DocStore {
     this.dirty.add(name)
     await this.writer.add([
       { type: 'put', sublevel: this.base, key: name, value: snapshot.state },
-      ...covered.keys.map((key): BatchOp => ({ type: 'del', sublevel: this.log, key })),
+      // Prefixed here, as appends are: a compaction deletes as many keys as there were appends.
+      ...covered.keys.map((key): BatchOp => ({ type: 'del', key: this.logPrefix + key })),
     ])
   }
 
@@ -468,8 +469,10 @@ export class LevelDocStore implements DocStore {
   private async commitBatch(ops: readonly BatchOp[], sync: boolean): Promise<void> {
     const batch = this.db.batch()
     for (const op of ops) {
-      if (!('sublevel' in op)) batch.put(op.key, op.value)
-      else if (op.type === 'put') batch.put(op.key, op.value as Bytes, { sublevel: op.sublevel as never })
+      if (!('sublevel' in op)) {
+        if (op.type === 'put') batch.put(op.key, op.value)
+        else batch.del(op.key)
+      } else if (op.type === 'put') batch.put(op.key, op.value as Bytes, { sublevel: op.sublevel as never })
       else batch.del(op.key, { sublevel: op.sublevel as never })
     }
     await batch.write({ sync })
