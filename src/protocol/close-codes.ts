@@ -79,7 +79,7 @@ export const CLOSE_ERRORS = {
   QUIRE_TOO_MANY_ROOMS: { close: 1013, summary: 'Loading one more document would pass --max-rooms.' },
   QUIRE_SLOW_CONSUMER: { close: 1013, summary: 'More than --max-buffered-bytes were waiting to be sent to a client that does not read.' },
   QUIRE_AUTH_UNAVAILABLE: { close: 1013, summary: 'The signing keys (JWKS) could not be fetched.' },
-  QUIRE_BAD_DOCUMENT_NAME: { close: 4400, summary: 'The document name in the URL is empty, too long, or not valid UTF-8.' },
+  QUIRE_BAD_DOCUMENT_NAME: { close: 4400, summary: "The document name in the URL (or a Hocuspocus frame's address) is empty, too long, or not valid UTF-8." },
   QUIRE_UNAUTHORIZED: { close: 4401, summary: 'The token is missing, invalid, or expired (also sent when it expires during the connection).' },
   QUIRE_FORBIDDEN: { close: 4403, summary: 'The token grants no access to this document.' },
   QUIRE_ORIGIN_REFUSED: { close: 4403, summary: 'The page opening the connection is on an origin --allowed-origins does not list.' },
