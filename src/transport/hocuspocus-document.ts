@@ -133,8 +133,7 @@ export class DocumentSession {
       const admission = await admit(auth.authenticator, token || undefined, this.name)
       if (!admission.ok) {
         auth.metrics.rejected(CLOSE_ERRORS[admission.code].close)
-        this.socket.send(encodeHocuspocusPermissionDenied(this.prefix, admission.reason))
-        peer.close(admission.code, admission.reason)
+        peer.close(admission.code, admission.reason) // closedByServer answers permission-denied
         return false
       }
       this.cancelExpiry = grant(auth, admission, peer, log)
@@ -152,18 +151,18 @@ export class DocumentSession {
     if (!auth || this.connection.isClosed) return
     const admission = await admit(auth.authenticator, token || undefined, this.name)
     if (this.connection.isClosed) return
-    if (!admission.ok) {
-      this.socket.send(encodeHocuspocusPermissionDenied(this.prefix, admission.reason))
-      return this.connection.fail(new ProtocolError(admission.code, admission.reason))
-    }
+    if (!admission.ok) return this.connection.fail(new ProtocolError(admission.code, admission.reason))
     this.cancelExpiry()
     this.cancelExpiry = grant(auth, admission, this.connection.peer, this.connection.log)
     this.socket.send(encodeAuthenticated(this.prefix, admission.readOnly ? 'readonly' : 'read-write'))
   }
 
-  /** What the room sends, addressed. y-websocket's permission-denied becomes Hocuspocus'. */
+  /**
+   * What the room sends, addressed. y-websocket's permission-denied (sent at token expiry before
+   * the close) is left out: closedByServer says it in Hocuspocus' words.
+   */
   private sendRoomFrame(frame: Uint8Array): void {
-    if (frame[0] === HocuspocusType.auth) return this.socket.send(encodeHocuspocusPermissionDenied(this.prefix, deniedReason(frame)))
+    if (frame[0] === HocuspocusType.auth) return
     let hit = prefixed.get(frame)
     if (hit?.address !== this.address) {
       hit = { address: this.address, out: addressed(this.prefix, frame) }
@@ -201,12 +200,16 @@ export class DocumentSession {
     )
   }
 
-  /** The Connection closed this document: tell the provider, unless the socket goes with it. */
+  /**
+   * The Connection closed this document: tell the provider, unless the socket goes with it. A
+   * refused token (at auth, at a refresh, at expiry) is answered with permission-denied, which
+   * leaves the address free for a new Auth.
+   */
   private closedByServer(reason: string, error: CloseErrorCode | undefined): void {
     this.token?.(null)
     this.socket.forget(this)
     if (error && SOCKET_FAULTS.has(error)) return this.socket.closeSocket(CLOSE_ERRORS[error].close, reason)
-    if (error && AUTH_REFUSALS.has(error)) return // permission-denied said it; a new Auth starts over
+    if (error && AUTH_REFUSALS.has(error)) return this.socket.send(encodeHocuspocusPermissionDenied(this.prefix, reason))
     this.socket.send(encodeClose(this.prefix, error ? `${error}: ${reason}` : reason))
   }
 }
@@ -222,12 +225,4 @@ function decodeHocuspocusMessage(frame: Uint8Array, limits: DecodeLimits): Clien
     throw new ProtocolError('QUIRE_UNSUPPORTED_MESSAGE', `message type ${frame[0]} is sent by the server only`)
   }
   return decodeClientMessage(frame, limits)
-}
-
-/** The reason in y-protocols' permission-denied frame (type, subtype, reason), which the server itself wrote. */
-function deniedReason(frame: Uint8Array): string {
-  const decoder = decoding.createDecoder(frame)
-  decoding.readVarUint(decoder)
-  decoding.readVarUint(decoder)
-  return decoding.readVarString(decoder)
 }
