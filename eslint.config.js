@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', 'web/dist/', 'data/'] },
+  { ignores: ['dist/', 'dist-b/', 'node_modules/', 'coverage/', 'bench/results/', 'web/dist/', 'data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -85,6 +85,29 @@ describe('LevelDocStore', () => {
     await store.close()
   })
 
+  it('loads a released document from its recent base only while that base is the whole content', async () => {
+    const s = await openStore()
+    const updates = pushUpdates(6)
+    for (const u of updates.slice(0, 3)) await s.store.append('doc', u)
+    await s.store.compact('doc', { state: Y.mergeUpdates(updates.slice(0, 3)), seq: 3 })
+    s.store.release('doc')
+    expect(materialize((await s.store.load('doc')).updates)).toEqual([0, 1, 2])
+    // Appended after the base: the log counts too, so the base alone would lose 3.
+    await s.store.append('doc', updates[3]!)
+    s.store.release('doc')
+    expect(materialize((await s.store.load('doc')).updates)).toEqual([0, 1, 2, 3])
+    // Deleted, then a new document under the same name: nothing of the old base may come back.
+    await s.store.delete('doc')
+    s.store.release('doc')
+    expect((await s.store.load('doc')).updates).toEqual([])
+    const fresh = pushUpdates(1)[0]!
+    await s.store.append('doc', fresh)
+    await s.store.compact('doc', { state: fresh, seq: 1 })
+    s.store.release('doc')
+    expect(materialize((await s.store.load('doc')).updates)).toEqual([0])
+    await s.store.close()
+  })
+
   it('refuses a data directory that is already open', async () => {
     const s = await openStore()
     await expect(LevelDocStore.open(s.dir)).rejects.toBeInstanceOf(DataDirInUseError)

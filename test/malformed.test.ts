@@ -49,6 +49,22 @@ function seededBytes(seed: number, length: number): Uint8Array {
 
 const evil = insertUpdate('EVIL')
 
+/** Update v1: one struct of client 123 at clock 0, a ContentJSON item in root type "t" holding "{". */
+function badJsonUpdate(): Uint8Array {
+  return frame((e) => {
+    encoding.writeVarUint(e, 1) // one client block
+    encoding.writeVarUint(e, 1) // one struct
+    encoding.writeVarUint(e, 123) // client
+    encoding.writeVarUint(e, 0) // clock
+    encoding.writeUint8(e, 2) // info: ContentJSON, no origins
+    encoding.writeVarUint(e, 1) // parent is a root type, by name
+    encoding.writeVarString(e, 't')
+    encoding.writeVarUint(e, 1) // one JSON element
+    encoding.writeVarString(e, '{')
+    encoding.writeVarUint(e, 0) // empty delete set
+  })
+}
+
 interface BadFrame {
   kind: string
   frame: Uint8Array | string
@@ -99,6 +115,8 @@ const badFrames: BadFrame[] = [
     }),
     codes: [1007],
   },
+  // Well framed, so only Yjs' own reading finds the fault: one legacy JSON item whose element is "{".
+  { kind: 'update whose JSON content does not parse', frame: syncFrame(2, badJsonUpdate()), codes: [1007] },
   // 100 KiB of valid update against a 64 KiB limit.
   { kind: 'frame larger than maxFrameBytes', frame: syncFrame(2, insertUpdate('x'.repeat(100 * 1024))), codes: [1009] },
 ]

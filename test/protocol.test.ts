@@ -46,7 +46,8 @@ describe('decodeClientMessage', () => {
     expect(codeOf(() => decodeClientMessage(Uint8Array.of(9)))).toBe(1003)
     expect(codeOf(() => decodeClientMessage(Uint8Array.of(0, 7, 0)))).toBe(1003)
     expect(codeOf(() => decodeClientMessage(Uint8Array.of(2, 0, 0)))).toBe(1003)
-    expect(codeOf(() => decodeClientMessage(encodeUpdate(update.subarray(0, update.length - 2))))).toBe(1007)
+    // An update's own bytes are judged by the room when it applies them (room.test.ts, malformed.test.ts).
+    expect(decodeClientMessage(encodeUpdate(update.subarray(0, update.length - 2))).type).toBe('update')
     expect(codeOf(() => decodeClientMessage(encodeSyncStep1(Uint8Array.of(5, 1))))).toBe(1007)
     expect(codeOf(() => decodeClientMessage(Uint8Array.of(1, 4, 1, 1, 1, 0x7b)))).toBe(1007) // JSON "{"
   })

@@ -35,7 +35,9 @@ export interface AwarenessEntry {
 /**
  * Decodes and validates one client frame. Throws `ProtocolError` with the close code to use:
  * framing faults → 1002, unknown types → 1003, payloads Yjs or y-protocols would reject → 1007.
- * Validation is complete before anything is applied, so a bad frame never half-changes a document.
+ * An update's own bytes are judged where it is applied (Room: the dependency check reads its
+ * framing, then Yjs reads all of it before integrating any), not decoded a second time here;
+ * everything else is validated completely, so a bad frame never half-changes a document.
  */
 export function decodeClientMessage(frame: Uint8Array, limits: DecodeLimits = {}): ClientMessage {
   const decoder = decoding.createDecoder(ownBuffer(frame))
@@ -78,22 +80,11 @@ function decodeSync(decoder: decoding.Decoder): ClientMessage {
       return { type: 'sync-step1', stateVector: payload, isEmpty: size === 0 }
     }
     case sync.messageYjsSyncStep2:
-      validateUpdate(payload)
       return { type: 'sync-step2', update: payload }
     case sync.messageYjsUpdate:
-      validateUpdate(payload)
       return { type: 'update', update: payload }
     default:
       throw new ProtocolError('QUIRE_UNSUPPORTED_MESSAGE', `unknown sync message type ${subtype}`)
-  }
-}
-
-/** Decodes the whole update (structs and delete set) without integrating it anywhere. */
-function validateUpdate(update: Uint8Array): void {
-  try {
-    Y.decodeUpdate(update)
-  } catch {
-    throw new ProtocolError('QUIRE_INVALID_UPDATE', 'update cannot be decoded')
   }
 }
 

@@ -35,6 +35,7 @@ import { resolve } from 'node:path'
 import * as Y from 'yjs'
 import { Level } from 'level'
 import { GroupCommit } from './group-commit.js'
+import { RecentBases } from './recent-bases.js'
 import { LevelVersions } from './versions.js'
 import { LevelEventOutbox } from './level-outbox.js'
 import { docInfo, logKey, logRangeEnd, nameOfLogKey, seqOfLogKey, type BatchOp, type Bytes, type DocMeta, type Sub } from './level-layout.js'
@@ -70,6 +71,8 @@ export interface LevelStoreOptions {
 const META_FLUSH_MS = 1000
 /** Metas of released documents kept (see releasedMetas): ~200 bytes each, 2 MB at most. */
 const RELEASED_METAS = 10_000
+/** Bytes of recently compacted documents' bases kept in memory (see RecentBases). */
+const RECENT_BASE_BYTES = 16 * 1024 * 1024
 
 /** Data directories (resolved) that a store of this process has open. */
 const openInThisProcess = new Set<string>()
@@ -78,6 +81,7 @@ const openInThisProcess = new Set<string>()
 interface PendingCompaction {
   baseSeq: number
   baseBytes: number
+  state: Uint8Array
   /** Log entries, and their bytes, that the new base replaces. */
   coveredUpdates: number
   coveredBytes: number
@@ -115,6 +119,7 @@ export class LevelDocStore implements DocStore {
    * checks it — together ~25 % of the churn bench's CPU.
    */
   private readonly releasedMetas = new Map<string, DocMeta>()
+  private readonly recentBases = new RecentBases(RECENT_BASE_BYTES)
   private readonly metaReads = new Map<string, Promise<DocMeta>>()
   /** Documents whose cached meta must be written with the next batch. */
   private readonly dirty = new Set<string>()
@@ -202,8 +207,8 @@ export class LevelDocStore implements DocStore {
     await this.settled()
     if (meta.seq === meta.baseSeq) {
       // Nothing in the log (all folded into the base, as after an unload, or a new document): one
-      // read, no snapshot, no iterator — those took ~20 % of the churn bench's CPU.
-      const base = await this.base.get(name)
+      // read, no snapshot, no iterator — those took ~20 % of the churn bench's CPU. Or no read at all.
+      const base = this.recentBases.get(name, meta.baseSeq) ?? (await this.base.get(name))
       return { updates: base ? [base as Bytes] : [], seq: last }
     }
     // Base and log are read from one snapshot: a compaction committing between the two reads
@@ -310,6 +315,7 @@ export class LevelDocStore implements DocStore {
     this.pendingCompactions.set(name, {
       baseSeq: snapshot.seq,
       baseBytes: snapshot.state.byteLength,
+      state: snapshot.state,
       coveredUpdates: covered.updates,
       coveredBytes: covered.bytes,
     })
@@ -401,6 +407,7 @@ export class LevelDocStore implements DocStore {
       const wasDirty = this.dirty.delete(name)
       this.metas.delete(name)
       this.releasedMetas.delete(name)
+      this.recentBases.delete(name)
       try {
         await this.writer.add(ops)
       } catch (error) {
@@ -579,6 +586,7 @@ export class LevelDocStore implements DocStore {
     for (const [name, compaction] of batch.compactions) {
       const meta = this.metas.get(name)
       if (!meta) continue
+      this.recentBases.set(name, compaction.baseSeq, compaction.state)
       this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + compaction.coveredBytes)
       Object.assign(meta, compacted(meta, compaction))
     }
