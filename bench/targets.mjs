@@ -75,9 +75,9 @@ const quirePort = (line) => {
   return m ? Number(m[1]) : null
 }
 
-const quireCommand = (storeEnv, dist = join(PROJECT_ROOT, 'dist')) => ({
+const quireCommand = (storeEnv, dist = join(PROJECT_ROOT, 'dist'), nodeArgs = ['--max-semi-space-size=4']) => ({
   // As `npm start`, the `quire` command and the Docker image run it (README "Memory").
-  args: ['--max-semi-space-size=4', join(dist, 'cli.js'), 'serve'],
+  args: [...nodeArgs, join(dist, 'cli.js'), 'serve'],
   // bigdoc replays a 260k-transaction trace as fast as the server echoes, one message per
   // transaction: by design past the per-connection message rate limit (README "Limits").
   // DATABASE_URL and REDIS_URL are always set, to '' if unused: one exported in the shell that
@@ -169,6 +169,7 @@ export const SERVERS = {
   'quire-b': {
     // A/B of two builds in one alternating run: `cp -r dist dist-b` (inside the project, so its imports resolve), change, build, then
     // BENCH_QUIRE_B=dist-b node bench/run.mjs --target quire,quire-b (ratio: quire-b ÷ quire).
+    // BENCH_QUIRE_B_NODE_ARGS replaces the Node flags of that build (e.g. to try a V8 option).
     label: `Quire, build in ${process.env.BENCH_QUIRE_B ?? '$BENCH_QUIRE_B (unset)'}`,
     can: { sync: true, storage: true, echo: true, cluster: false },
     lacks: { cluster: 'see quire' },
@@ -176,7 +177,12 @@ export const SERVERS = {
     byDefault: [], // only with --target
     only: process.env.BENCH_QUIRE_B ? undefined : [],
     needsPort: false,
-    command: ({ dataDir, host }) => quireCommand({ HOST: host, DATA_DIR: dataDir }, resolve(PROJECT_ROOT, process.env.BENCH_QUIRE_B ?? 'dist')),
+    command: ({ dataDir, host }) =>
+      quireCommand(
+        { HOST: host, DATA_DIR: dataDir },
+        resolve(PROJECT_ROOT, process.env.BENCH_QUIRE_B ?? 'dist'),
+        process.env.BENCH_QUIRE_B_NODE_ARGS?.split(' ').filter(Boolean),
+      ),
     parsePort: quirePort,
     isProblem: pinoProblem,
   },
