@@ -13,10 +13,10 @@
  *
  * The meta is not rewritten with every append (that second put cost about a quarter of LevelDB's
  * work per update: ~13 of ~50 µs for a one-update batch): a document's first append, compactions
- * and deletes write it at once, and counters moved by appends are written at most once a second
- * (META_FLUSH_MS), and at close. After a crash the stored meta may lag its log by that second:
- * whoever reads it first (readMeta, info) finds the log's last seq past it and recounts the
- * entries after the base, so seqs, counts and sizes are exact again.
+ * and deletes write it at once, and counters moved by appends are written at most once a second,
+ * and at close (level-metas.ts keeps that bookkeeping). After a crash the stored meta may lag its
+ * log by that second: whoever reads it first (LevelMetas.read, info) finds the log's last seq past
+ * it and recounts the entries after the base, so seqs, counts and sizes are exact again.
  *
  * When a batch fails, nothing of it is on disk, and the store must neither hand out a sequence
  * number twice nor let a later batch commit log entries without a meta that covers them:
@@ -35,10 +35,10 @@ import { resolve } from 'node:path'
 import * as Y from 'yjs'
 import { Level } from 'level'
 import { GroupCommit } from './group-commit.js'
-import { RecentBases } from './recent-bases.js'
+import { LevelMetas, type BatchState, type PendingCompaction } from './level-metas.js'
 import { LevelVersions } from './versions.js'
 import { LevelEventOutbox } from './level-outbox.js'
-import { docInfo, logKey, logRangeEnd, nameOfLogKey, seqOfLogKey, type BatchOp, type Bytes, type DocMeta, type Sub } from './level-layout.js'
+import { docInfo, logKey, logRangeEnd, seqOfLogKey, type BatchOp, type Bytes, type DocMeta, type Sub } from './level-layout.js'
 import { silentLogger, type Logger } from '../logger.js'
 import {
   DataDirInUseError,
@@ -67,44 +67,8 @@ export interface LevelStoreOptions {
   log?: Logger
 }
 
-/** Longest a document's stored meta lags behind its cached one because of appends. */
-const META_FLUSH_MS = 1000
-/** Metas of released documents kept (see releasedMetas): ~200 bytes each, 2 MB at most. */
-const RELEASED_METAS = 10_000
-/** Bytes of recently compacted documents' bases kept in memory (see RecentBases). */
-const RECENT_BASE_BYTES = 16 * 1024 * 1024
-
 /** Data directories (resolved) that a store of this process has open. */
 const openInThisProcess = new Set<string>()
-
-/** A compaction's changes to its document's meta, applied only when its batch commits. */
-interface PendingCompaction {
-  baseSeq: number
-  baseBytes: number
-  state: Uint8Array
-  /** Log entries, and their bytes, that the new base replaces. */
-  coveredUpdates: number
-  coveredBytes: number
-}
-
-/** What a group-commit batch carries besides its operations; see `prepareBatch`. */
-interface BatchState {
-  /** Documents whose cached meta the batch writes. */
-  metas: Set<string>
-  compactions: Map<string, PendingCompaction>
-}
-
-/** `meta` with a compaction applied. Counts are subtracted, so appends made since still count. */
-function compacted(meta: DocMeta, c: PendingCompaction): DocMeta {
-  return {
-    ...meta,
-    seq: Math.max(meta.seq, c.baseSeq), // seq never falls below what the base covers
-    baseSeq: c.baseSeq,
-    baseBytes: c.baseBytes,
-    logUpdates: Math.max(0, meta.logUpdates - c.coveredUpdates),
-    logBytes: Math.max(0, meta.logBytes - c.coveredBytes),
-  }
-}
 
 export class LevelDocStore implements DocStore {
   private readonly meta: Sub<DocMeta>
@@ -112,26 +76,7 @@ export class LevelDocStore implements DocStore {
   private readonly log: Sub<Bytes>
   /** The log sublevel's key prefix, for appends written without per-operation sublevel encoding. */
   private readonly logPrefix: string
-  private readonly metas = new Map<string, DocMeta>()
-  /**
-   * Metas of released documents, exact on disk, most recent last (at most RELEASED_METAS): a
-   * document loaded again soon (reconnects, churn) skips the meta read and the log scan that
-   * checks it — together ~25 % of the churn bench's CPU.
-   */
-  private readonly releasedMetas = new Map<string, DocMeta>()
-  private readonly recentBases = new RecentBases(RECENT_BASE_BYTES)
-  private readonly metaReads = new Map<string, Promise<DocMeta>>()
-  /** Documents whose cached meta must be written with the next batch. */
-  private readonly dirty = new Set<string>()
-  /**
-   * Documents whose cached counters moved ahead of the stored meta through appends, with since
-   * when (oldest first): a batch writes those older than META_FLUSH_MS.
-   */
-  private readonly stale = new Map<string, number>()
-  /** Documents whose meta the batch now in flight writes (there is at most one batch in flight). */
-  private committing = new Set<string>()
-  /** Compactions queued for the next batch, with the meta changes they make once it commits. */
-  private pendingCompactions = new Map<string, PendingCompaction>()
+  private readonly metas: LevelMetas
   private readonly compactions = new Map<string, Promise<void>>()
   /** Appends in flight per document, which a delete must include. */
   private readonly appending = new Map<string, Set<Promise<AppendResult>>>()
@@ -157,6 +102,9 @@ export class LevelDocStore implements DocStore {
     this.base = db.sublevel('base', { valueEncoding: 'view' }) as Sub<Bytes>
     this.log = db.sublevel('log', { valueEncoding: 'view' }) as Sub<Bytes>
     this.logPrefix = (this.log as unknown as { prefix: string }).prefix
+    this.metas = new LevelMetas(this.meta, this.log, (name, before, compaction) => {
+      this.superseded.set(name, (this.superseded.get(name) ?? 0) + before.baseBytes + compaction.coveredBytes)
+    })
     this.compactAfterUpdates = options.compactAfterUpdates ?? 1000
     this.compactAfterBytes = options.compactAfterBytes ?? 1024 * 1024
     this.reclaimAfterBytes = options.reclaimAfterBytes ?? 1024 * 1024
@@ -167,14 +115,12 @@ export class LevelDocStore implements DocStore {
         try {
           await this.commitBatch(ops, sync)
         } catch (error) {
-          this.batchFailed(ops, batch)
+          this.metas.failed(ops, batch, this.logPrefix)
           throw error
-        } finally {
-          this.committing = new Set()
         }
-        this.batchCommitted(batch)
+        this.metas.committed(batch)
       },
-      (ops) => this.prepareBatch(ops),
+      (ops) => this.metas.prepare(ops),
     )
     this.versions = new LevelVersions(db, (ops) => this.writer.add(ops), async (name) => (await this.info(name)) !== null)
     this.events = new LevelEventOutbox(db, (ops) => this.writer.add(ops), this)
@@ -200,7 +146,7 @@ export class LevelDocStore implements DocStore {
   }
 
   async load(name: string): Promise<LoadedDoc> {
-    const meta = await this.readMeta(name)
+    const meta = await this.metas.read(name)
     // Every seq assigned so far is settled (committed, or failed and left as a hole) once the
     // barrier resolves, so the result may claim it; later appends are not waited for.
     const last = meta.seq
@@ -208,7 +154,7 @@ export class LevelDocStore implements DocStore {
     if (meta.seq === meta.baseSeq) {
       // Nothing in the log (all folded into the base, as after an unload, or a new document): one
       // read, no snapshot, no iterator — those took ~20 % of the churn bench's CPU. Or no read at all.
-      const base = this.recentBases.get(name, meta.baseSeq) ?? (await this.base.get(name))
+      const base = this.metas.recentBases.get(name, meta.baseSeq) ?? (await this.base.get(name))
       return { updates: base ? [base as Bytes] : [], seq: last }
     }
     // Base and log are read from one snapshot: a compaction committing between the two reads
@@ -252,14 +198,13 @@ export class LevelDocStore implements DocStore {
   private async appendNow(name: string, update: Uint8Array): Promise<AppendResult> {
     // Synchronous when the meta is cached, so seqs follow call order; otherwise callers for the
     // same document share one read and resume in call order.
-    const meta = this.cachedMeta(name) ?? (await this.readMeta(name))
+    const meta = this.metas.cached(name) ?? (await this.metas.read(name))
     const seq = ++meta.seq
     meta.logUpdates++
     meta.logBytes += update.byteLength
     meta.updatedAt = Date.now()
     // A new document's meta goes with its first update: `list` finds documents by their metas.
-    if (seq === 1) this.dirty.add(name)
-    else if (!this.stale.has(name)) this.stale.set(name, meta.updatedAt)
+    this.metas.appended(name, meta, seq)
     // The log's prefix is added here rather than by abstract-level per operation: the append is
     // the hot path, and the sublevel branch of its batch encoding was ~2 % of a fanout run's CPU.
     await this.writer.add([{ type: 'put', key: this.logPrefix + logKey(name, seq), value: update }])
@@ -270,7 +215,7 @@ export class LevelDocStore implements DocStore {
   }
 
   async readSince(name: string, seq: number): Promise<LogEntry[] | null> {
-    const meta = await this.readMeta(name)
+    const meta = await this.metas.read(name)
     // The answer must reach this seq: every seq up to it is settled once the barrier resolves.
     const last = meta.seq
     await this.settled()
@@ -306,20 +251,19 @@ export class LevelDocStore implements DocStore {
     // Every update up to snapshot.seq must be settled (committed, or failed and gone) before its
     // log entries can be listed.
     await this.settled()
-    const meta = await this.readMeta(name)
+    const meta = await this.metas.read(name)
     if (snapshot.seq <= meta.baseSeq) return
     const covered = await this.coveredLog(name, meta, snapshot.seq)
-    // The cached meta stays as it is until the batch commits (see batchCommitted): appends queued
-    // meanwhile keep counting on it, and if the batch fails there is nothing to undo. Queued in
-    // the same turn as the operations, so the two go in the same batch.
-    this.pendingCompactions.set(name, {
+    // The cached meta stays as it is until the batch commits (LevelMetas.committed): appends queued
+    // meanwhile keep counting on it, and if the batch fails there is nothing to undo.
+    const compaction: PendingCompaction = {
       baseSeq: snapshot.seq,
       baseBytes: snapshot.state.byteLength,
       state: snapshot.state,
       coveredUpdates: covered.updates,
       coveredBytes: covered.bytes,
-    })
-    this.dirty.add(name)
+    }
+    this.metas.compactionQueued(name, compaction)
     await this.writer.add([
       { type: 'put', sublevel: this.base, key: name, value: snapshot.state },
       // Prefixed here, as appends are: a compaction deletes as many keys as there were appends.
@@ -362,7 +306,7 @@ export class LevelDocStore implements DocStore {
   async info(name: string): Promise<DocInfo | null> {
     // Read past the cache, so asking about unknown names (REST) caches nothing. A meta that is
     // not cached has no unwritten changes, unless the process before this one crashed.
-    const meta = this.metas.get(name) ?? (await this.recovered(name, (await this.meta.get(name)) as DocMeta | undefined))
+    const meta = this.metas.peek(name) ?? (await this.metas.recovered(name, (await this.meta.get(name)) as DocMeta | undefined))
     return meta && meta.seq > 0 ? docInfo(name, meta) : null
   }
 
@@ -372,7 +316,7 @@ export class LevelDocStore implements DocStore {
     const range = after !== undefined && after.startsWith(prefix) ? { gt: after } : { gte: prefix }
     for await (const [name, stored] of this.meta.iterator(range)) {
       if (docs.length >= limit || !name.startsWith(prefix)) break
-      docs.push(docInfo(name, this.metas.get(name) ?? (stored as DocMeta)))
+      docs.push(docInfo(name, this.metas.peek(name) ?? (stored as DocMeta)))
     }
     return docs
   }
@@ -393,8 +337,7 @@ export class LevelDocStore implements DocStore {
     await this.compactions.get(name)
     await this.settled()
     return this.versions.exclusive(name, async () => {
-      const cached = this.metas.get(name)
-      const meta = cached ?? ((await this.meta.get(name)) as DocMeta | undefined)
+      const meta = this.metas.peek(name) ?? ((await this.meta.get(name)) as DocMeta | undefined)
       const ops: BatchOp[] = [
         { type: 'del', sublevel: this.meta, key: name },
         { type: 'del', sublevel: this.base, key: name },
@@ -403,20 +346,11 @@ export class LevelDocStore implements DocStore {
       for await (const key of this.log.keys({ gte: logKey(name, 0), lt: logRangeEnd(name) })) {
         ops.push({ type: 'del', sublevel: this.log, key })
       }
-      // Forget the meta before queueing, or the batch would write the cached copy back.
-      const wasDirty = this.dirty.delete(name)
-      this.metas.delete(name)
-      this.releasedMetas.delete(name)
-      this.recentBases.delete(name)
+      const restore = this.metas.forget(name)
       try {
         await this.writer.add(ops)
       } catch (error) {
-        // Nothing was deleted. The cached meta may be ahead of the stored one (seqs of earlier
-        // failed writes): put it back rather than let the next read go back to the older one.
-        if (cached && !this.metas.has(name)) {
-          this.metas.set(name, cached)
-          if (wasDirty) this.dirty.add(name)
-        }
+        restore()
         throw error
       }
       if (meta) this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + meta.logBytes)
@@ -426,19 +360,7 @@ export class LevelDocStore implements DocStore {
 
   release(name: string): void {
     // Counters only appends moved are written now rather than within the second.
-    if (this.stale.delete(name)) {
-      this.dirty.add(name)
-      void this.settled()
-    }
-    // A meta that is dirty or in flight is ahead of the disk; dropping it would let a later read
-    // go back to an older seq.
-    const meta = this.metas.get(name)
-    if (meta && !this.dirty.has(name) && !this.committing.has(name) && !this.compactions.has(name)) {
-      this.metas.delete(name)
-      this.releasedMetas.delete(name)
-      this.releasedMetas.set(name, meta)
-      if (this.releasedMetas.size > RELEASED_METAS) this.releasedMetas.delete(this.releasedMetas.keys().next().value!)
-    }
+    if (this.metas.release(name, this.compactions.has(name))) void this.settled()
     if ((this.superseded.get(name) ?? 0) >= this.reclaimAfterBytes) this.reclaimSpace(name)
   }
 
@@ -461,8 +383,7 @@ export class LevelDocStore implements DocStore {
 
   async close(): Promise<void> {
     await Promise.all(this.reclaims)
-    for (const name of this.stale.keys()) this.dirty.add(name)
-    this.stale.clear()
+    this.metas.flushAll()
     await this.writer.barrier().catch(() => {})
     await this.db.close()
     openInThisProcess.delete(this.path)
@@ -485,128 +406,8 @@ export class LevelDocStore implements DocStore {
     await batch.write({ sync })
   }
 
-  /** The meta in memory, taken back from the released ones if there; synchronous, so callers keep their order. */
-  private cachedMeta(name: string): DocMeta | undefined {
-    const cached = this.metas.get(name)
-    if (cached) return cached
-    const released = this.releasedMetas.get(name)
-    if (!released) return undefined
-    this.releasedMetas.delete(name)
-    this.metas.set(name, released)
-    return released
-  }
-
-  private readMeta(name: string): Promise<DocMeta> {
-    const cached = this.cachedMeta(name)
-    if (cached) return Promise.resolve(cached)
-    let read = this.metaReads.get(name)
-    if (!read) {
-      read = (async () => {
-        const [stored, lastLogged] = await Promise.all([
-          this.meta.get(name) as Promise<DocMeta | undefined>,
-          this.lastLoggedSeq(name),
-        ])
-        const now = Date.now()
-        const cached = this.metas.get(name)
-        if (cached) return cached
-        const meta = (await this.recovered(name, stored, lastLogged)) ?? {
-          seq: 0, baseSeq: 0, baseBytes: 0, logUpdates: 0, logBytes: 0, createdAt: now, updatedAt: now,
-        }
-        if (stored && meta.seq > stored.seq) this.dirty.add(name) // write the recount
-        this.metas.set(name, meta)
-        return meta
-      })()
-      this.metaReads.set(name, read)
-      const forget = () => this.metaReads.delete(name)
-      read.then(forget, forget)
-    }
-    return read
-  }
-
-  /**
-   * `stored` made exact again if the log goes past it (the meta lags its appends by up to a
-   * second, so a crash leaves it behind): seq continues above the last entry, and the entries
-   * after the base are counted afresh. Undefined if neither a meta nor a log entry exists.
-   */
-  private async recovered(name: string, stored: DocMeta | undefined, lastLogged?: number): Promise<DocMeta | undefined> {
-    const last = lastLogged ?? (await this.lastLoggedSeq(name))
-    if (last <= (stored?.seq ?? 0)) return stored
-    const now = Date.now()
-    const meta: DocMeta = stored ? { ...stored } : { seq: 0, baseSeq: 0, baseBytes: 0, logUpdates: 0, logBytes: 0, createdAt: now, updatedAt: now }
-    meta.seq = last
-    meta.logUpdates = 0
-    meta.logBytes = 0
-    for await (const update of this.log.values({ gt: logKey(name, meta.baseSeq), lt: logRangeEnd(name) })) {
-      meta.logUpdates++
-      meta.logBytes += (update as Bytes).byteLength
-    }
-    return meta
-  }
-
-  /** Seq of the document's last log entry, 0 if none: one seek, once per cache miss. */
-  private async lastLoggedSeq(name: string): Promise<number> {
-    for await (const key of this.log.keys({ gt: logKey(name, 0), lt: logRangeEnd(name), reverse: true, limit: 1 })) {
-      return seqOfLogKey(key)
-    }
-    return 0
-  }
-
   /** Waits until everything queued so far is settled; a failure is reported to its own writers. */
   private settled(): Promise<void> {
     return this.writer.barrier().catch(() => {})
-  }
-
-  /**
-   * Adds the meta of every dirty document to the batch about to be written, with the changes of
-   * the compactions queued in it, and returns what the batch carries for batchCommitted/Failed.
-   */
-  private prepareBatch(ops: BatchOp[]): BatchState {
-    const batch: BatchState = { metas: new Set(), compactions: this.pendingCompactions }
-    this.pendingCompactions = new Map()
-    const due = Date.now() - META_FLUSH_MS
-    for (const [name, since] of this.stale) {
-      if (since > due) break // in age order: the rest are younger
-      this.dirty.add(name)
-    }
-    for (const name of this.dirty) {
-      this.stale.delete(name)
-      const meta = this.metas.get(name)
-      if (!meta) continue
-      const compaction = batch.compactions.get(name)
-      ops.push({ type: 'put', sublevel: this.meta, key: name, value: compaction ? compacted(meta, compaction) : { ...meta } })
-      batch.metas.add(name)
-    }
-    this.dirty.clear()
-    this.committing = batch.metas
-    return batch
-  }
-
-  /** The batch is on disk: its compactions become real in the cache too. */
-  private batchCommitted(batch: BatchState): void {
-    for (const [name, compaction] of batch.compactions) {
-      const meta = this.metas.get(name)
-      if (!meta) continue
-      this.recentBases.set(name, compaction.baseSeq, compaction.state)
-      this.superseded.set(name, (this.superseded.get(name) ?? 0) + meta.baseBytes + compaction.coveredBytes)
-      Object.assign(meta, compacted(meta, compaction))
-    }
-  }
-
-  /**
-   * Nothing of the batch is on disk. Its seqs stay used (holes: the cached seqs never go back),
-   * its updates no longer count as stored, its compactions are dropped (the cached meta never
-   * took them), and the metas it carried are written again with the next batch, so that no
-   * later batch commits log entries past the stored meta.
-   */
-  private batchFailed(ops: BatchOp[], batch: BatchState): void {
-    for (const op of ops) {
-      // Log appends are the puts with a prefixed key (appendNow).
-      if (op.type !== 'put' || 'sublevel' in op || !op.key.startsWith(this.logPrefix)) continue
-      const meta = this.metas.get(nameOfLogKey(op.key.slice(this.logPrefix.length)))
-      if (!meta) continue
-      meta.logUpdates = Math.max(0, meta.logUpdates - 1)
-      meta.logBytes = Math.max(0, meta.logBytes - (op.value as Bytes).byteLength)
-    }
-    for (const name of batch.metas) if (this.metas.has(name)) this.dirty.add(name)
   }
 }
