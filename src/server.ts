@@ -187,7 +187,12 @@ export const quire = fp<QuireOptions>(
       const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
       const rateLimit = { ...DEFAULT_REST_RATE_LIMIT, ...options.restRateLimit }
       const sse = attachSse(app, { registry, store, log: app.log, metrics, guard: socketGuard })
-      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, rateLimitRedis: cluster && { redis: cluster.rateLimitStore, nameSpace: `${cluster.prefix}rate:` }, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled, sse, ...(changeEvents && store.events && { eventOutbox: store.events }) })
+      // Awareness POSTed to another instance for a stream held here (docs/sse.md, "Several instances").
+      cluster?.onStreamAwareness((name, id, update) => {
+        const stream = sse.get(id)
+        if (stream?.name === name && stream.isLive) stream.receiveAwareness(update)
+      })
+      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, rateLimitRedis: cluster && { redis: cluster.rateLimitStore, nameSpace: `${cluster.prefix}rate:` }, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled, sse, forwardAwareness: cluster?.forwardStreamAwareness, ...(changeEvents && store.events && { eventOutbox: store.events }) })
     }
     app.addHook('onClose', async () => {
       await registry.close()

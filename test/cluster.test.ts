@@ -12,6 +12,7 @@ import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis } from '
 import { docUrl, postUpdate } from './rest-helpers.js'
 import { spawnCli } from './child-server.js'
 import { closeHocuspocusClients, hpProvider, hpSocket, hpSynced } from './hocuspocus-helpers.js'
+import { closeSse, sseProvider, sseSynced } from './sse-helpers.js'
 
 let database: TestDatabase
 const prefixes: string[] = []
@@ -21,6 +22,7 @@ beforeAll(async () => {
   database = await createTestDatabase()
 })
 afterEach(async () => {
+  closeSse()
   await cleanup()
   for (const prefix of prefixes.splice(0)) await dropPrefix(prefix)
 })
@@ -111,6 +113,30 @@ describe('a cluster of instances', () => {
     await waitFor(() => seesAda(late), 'a late client to see ada')
     onA.destroy()
     await waitFor(() => !onB.awareness.getStates().has(onA.awareness.clientID) && !onC.awareness.getStates().has(onA.awareness.clientID), 'ada to disappear on B and C')
+  })
+
+  it('an event stream on one instance shows the presence its client POSTs to another', async () => {
+    const [a, b] = await startCluster(2)
+    // The stream goes to A; every POST (updates and awareness) to B, as a balancer without stickiness may send them.
+    const toB = (input: string | URL | Request, init?: RequestInit) =>
+      fetch(init?.method === 'POST' ? String(input).replace(`:${a!.port}/`, `:${b!.port}/`) : input, init)
+    const sse = sseProvider(a!, 'sse-presence', new Y.Doc(), { fetch: toB, awarenessThrottleMs: 0 })
+    const refused: unknown[] = []
+    sse.on('connection-error', (error: unknown) => refused.push(error))
+    const onB = connect(b!.url, 'sse-presence')
+    const onA = connect(a!.url, 'sse-presence')
+    await Promise.all([sseSynced(sse), synced(onB), synced(onA)])
+    const nameSeenBy = (p: WebsocketProvider) => (p.awareness.getStates().get(sse.doc.clientID) as { user?: { name: string } } | undefined)?.user?.name
+    sse.awareness.setLocalStateField('user', { name: 'hedy' })
+    await waitFor(() => nameSeenBy(onA) === 'hedy' && nameSeenBy(onB) === 'hedy', 'clients on A and B to see the SSE client')
+    // A change, and the edit that went through B, both arrive.
+    sse.awareness.setLocalStateField('user', { name: 'hedy lamarr' })
+    sse.doc.getText('t').insert(0, 'via B')
+    await waitFor(() => nameSeenBy(onA) === 'hedy lamarr' && textOf(onA) === 'via B', 'the new name and the edit on A')
+    expect(refused).toEqual([])
+    // The stream still owns its id: closing it removes the state everywhere.
+    sse.destroy()
+    await waitFor(() => nameSeenBy(onA) === undefined && nameSeenBy(onB) === undefined, 'the SSE client to leave A and B')
   })
 
   it('a new instance that opens the document learns the awareness of the others', async () => {

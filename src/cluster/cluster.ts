@@ -9,7 +9,9 @@
  *   falls silent for `instanceTimeoutMs` (it crashed, or it cannot reach Redis);
  * - a heartbeat every `heartbeatMs` says this instance is alive and carries the last seq it stored
  *   per document since the previous one, so a lost last update is noticed within a heartbeat;
- * - opening a document asks the others for their clients' awareness; deleting one tells them.
+ * - opening a document asks the others for their clients' awareness; deleting one tells them;
+ * - an awareness update POSTed here for an event stream this instance does not hold goes to the
+ *   document's channel, where the instance holding the stream applies it.
  */
 import { encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { DocStore } from '../storage/doc-store.js'
@@ -62,6 +64,8 @@ export class Cluster implements RoomObserver {
   private readonly heads = new Map<string, number>()
   private readonly ticker: NodeJS.Timeout
   private closed = false
+  /** Applies an awareness update for an event stream, if this instance holds it (set by the SSE transport). */
+  private streamAwareness: ((name: string, stream: string, update: Uint8Array) => void) | null = null
 
   constructor(
     readonly instanceId: string,
@@ -141,6 +145,16 @@ export class Cluster implements RoomObserver {
     this.publish(name, { type: 'deleted', instance: this.instanceId })
   }
 
+  /** Sends an awareness update for event stream `stream` of `name` to whichever instance holds it. */
+  forwardStreamAwareness(name: string, stream: string, update: Uint8Array): void {
+    this.publish(name, { type: 'stream-awareness', instance: this.instanceId, stream, update })
+  }
+
+  /** Where awareness updates forwarded by other instances go (see forwardStreamAwareness). */
+  onStreamAwareness(apply: (name: string, stream: string, update: Uint8Array) => void): void {
+    this.streamAwareness = apply
+  }
+
   /** Publishes what is pending and says goodbye, so others drop this instance's clients at once. */
   async close(): Promise<void> {
     if (this.closed) return
@@ -185,6 +199,10 @@ export class Cluster implements RoomObserver {
         break
       case 'stateless':
         entry.room.applyRemoteStateless(message.payload)
+        break
+      case 'stream-awareness':
+        // A copy that owns its buffer: the message's bytes are a view into the whole Redis payload.
+        this.streamAwareness?.(name, message.stream, message.update.slice())
         break
     }
   }

@@ -22,6 +22,8 @@ export type DocMessage =
   | { type: 'deleted'; instance: string }
   /** A stateless message (Hocuspocus protocol) one of the sender's clients sent. */
   | { type: 'stateless'; instance: string; payload: string }
+  /** An awareness update POSTed to the sender for an event stream another instance holds (docs/sse.md). */
+  | { type: 'stream-awareness'; instance: string; stream: string; update: Uint8Array }
 
 export type InstanceMessage =
   /**
@@ -35,7 +37,7 @@ export type InstanceMessage =
 export type BusMessage = DocMessage | InstanceMessage
 
 // Appended to, never reordered: the index is the wire type, and an instance ignores types it does not know.
-const TYPES = ['update', 'awareness', 'awareness-query', 'deleted', 'heartbeat', 'bye', 'stored', 'stateless'] as const
+const TYPES = ['update', 'awareness', 'awareness-query', 'deleted', 'heartbeat', 'bye', 'stored', 'stateless', 'stream-awareness'] as const
 
 export function encodeBusMessage(message: BusMessage): Uint8Array {
   const encoder = encoding.createEncoder()
@@ -55,6 +57,10 @@ export function encodeBusMessage(message: BusMessage): Uint8Array {
       break
     case 'stateless':
       encoding.writeVarString(encoder, message.payload)
+      break
+    case 'stream-awareness':
+      encoding.writeVarString(encoder, message.stream)
+      encoding.writeVarUint8Array(encoder, message.update)
       break
     case 'heartbeat':
       encoding.writeVarUint(encoder, message.heads.length)
@@ -90,6 +96,11 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage | null {
       case 'stateless':
         message = { type, instance, payload: decoding.readVarString(decoder) }
         break
+      case 'stream-awareness': {
+        const stream = decoding.readVarString(decoder)
+        message = { type, instance, stream, update: decoding.readVarUint8Array(decoder) }
+        break
+      }
       case 'heartbeat': {
         const count = decoding.readVarUint(decoder)
         const heads: Array<[string, number]> = []

@@ -27,6 +27,10 @@ export interface RunningCluster {
   readonly rateLimitStore: Redis
   readonly prefix: string
   isConnected(): boolean
+  /** An awareness update for an event stream this instance does not hold: to the instance that does. */
+  forwardStreamAwareness(name: string, stream: string, update: Uint8Array): void
+  /** Where awareness updates other instances forward for this instance's event streams go. */
+  onStreamAwareness(apply: (name: string, stream: string, update: Uint8Array) => void): void
   close(): Promise<void>
 }
 
@@ -49,6 +53,8 @@ export async function startCluster(settings: ClusterSettings, registry: RoomRegi
     prefix,
     rateLimitStore: bus.client,
     isConnected: () => bus.connected,
+    forwardStreamAwareness: (name, stream, update) => cluster.forwardStreamAwareness(name, stream, update),
+    onStreamAwareness: (apply) => cluster.onStreamAwareness(apply),
     close: () => cluster.close(),
   }
 }

@@ -47,6 +47,8 @@ export interface RestOptions {
   eventOutbox?: EventOutbox
   /** Serve documents as Server-Sent Events streams (`…/events`, `…/awareness`, docs/sse.md); absent: not served. */
   sse?: SseTransport
+  /** Several instances: awareness POSTs for event streams held by another instance go there (sse-routes.ts). */
+  forwardAwareness?: (name: string, stream: string, update: Uint8Array) => void
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024

@@ -2,7 +2,8 @@
  * The SSE transport's HTTP side (docs/sse.md), mounted with the REST API under `<basePath>/api`:
  *
  * - `GET /docs/:name/events`: the document as an event stream (transport/sse.ts);
- * - `POST /docs/:name/awareness?stream=<id>`: an awareness update on behalf of an open stream.
+ * - `POST /docs/:name/awareness?stream=<id>`: an awareness update on behalf of an open stream,
+ *   on this instance or, with several, on another (forwarded over the cluster bus).
  *
  * Document updates go through the REST API's own `POST /docs/:name/update`. Authentication is
  * the REST API's (read for the stream, write for the POST), except that the token may also come
@@ -24,6 +25,11 @@ export interface SseRoutesOptions {
   /** Largest accepted awareness body. */
   maxBodyBytes: number
   guard?: Guard
+  /**
+   * Several instances (docs/cluster.md): sends an awareness update for a stream this instance
+   * does not hold to the instance that does. Absent: such a POST is answered 404.
+   */
+  forwardAwareness?: (name: string, stream: string, update: Uint8Array) => void
 }
 
 interface EventsQuery {
@@ -81,7 +87,7 @@ function lastEventIdOf(request: FastifyRequest<{ Querystring: EventsQuery }>): n
   return Number(raw)
 }
 
-export const sseRoutes: FastifyPluginAsync<SseRoutesOptions> = async (app, { sse, maxBodyBytes, guard }) => {
+export const sseRoutes: FastifyPluginAsync<SseRoutesOptions> = async (app, { sse, maxBodyBytes, guard, forwardAwareness }) => {
   if (guard) app.addHook('onRequest', withQueryToken(guard))
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
@@ -146,6 +152,10 @@ export const sseRoutes: FastifyPluginAsync<SseRoutesOptions> = async (app, { sse
       querystring: awarenessQuery,
       response: {
         204: { description: 'Applied (entries for ids other connections own are dropped)', type: 'null' },
+        202: {
+          description: 'Several instances: the stream is not open on this one, so the update went to the instance holding it, which applies it as above (a refusal ends the stream there)',
+          type: 'null',
+        },
         ...s.errors(400, 413, 415, 503),
         404: { description: 'No open event stream with this id for this document', ...errorRef },
         500: { description: 'Internal error', ...errorRef },
@@ -155,6 +165,11 @@ export const sseRoutes: FastifyPluginAsync<SseRoutesOptions> = async (app, { sse
     const name = documentName(request.params.name)
     if (!Buffer.isBuffer(request.body)) throw new HttpError(415, 'send the awareness update as application/octet-stream')
     const stream = sse.get(request.query.stream)
+    if (!stream && forwardAwareness) {
+      // A copy that owns its buffer, as below; which instance holds the stream only that one knows.
+      forwardAwareness(name, request.query.stream, new Uint8Array(request.body))
+      return reply.code(202).send()
+    }
     if (!stream || stream.name !== name || !stream.isLive) {
       throw new HttpError(404, `no open event stream ${JSON.stringify(request.query.stream.slice(0, 64))} for this document: open …/events and use the stream of its sync event`)
     }
