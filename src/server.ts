@@ -187,12 +187,14 @@ export const quire = fp<QuireOptions>(
       const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
       const rateLimit = { ...DEFAULT_REST_RATE_LIMIT, ...options.restRateLimit }
       const sse = attachSse(app, { registry, store, log: app.log, metrics, guard: socketGuard })
+      // An awareness entry's client id, clock and length prefix take at most 32 bytes besides its state.
+      const maxForwardedAwarenessBytes = limits.maxAwarenessClients * (limits.maxAwarenessBytes + 32)
       // Awareness POSTed to another instance for a stream held here (docs/sse.md, "Several instances").
       cluster?.onStreamAwareness((name, id, update) => {
         const stream = sse.get(id)
         if (stream?.name === name && stream.isLive) stream.receiveAwareness(update)
       })
-      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, rateLimitRedis: cluster && { redis: cluster.rateLimitStore, nameSpace: `${cluster.prefix}rate:` }, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled, sse, forwardAwareness: cluster?.forwardStreamAwareness, ...(changeEvents && store.events && { eventOutbox: store.events }) })
+      await app.register(restApi, { prefix, registry, store, maxBodyBytes, rateLimit, rateLimitRedis: cluster && { redis: cluster.rateLimitStore, nameSpace: `${cluster.prefix}rate:` }, limitMetrics: metrics, guard: guards.restGuard, originAllowed, corsOrigins: corsOriginsOf(origins), authEnabled: auth.authenticator.enabled, sse, forwardAwareness: cluster?.forwardStreamAwareness, maxForwardedAwarenessBytes, ...(changeEvents && store.events && { eventOutbox: store.events }) })
     }
     app.addHook('onClose', async () => {
       await registry.close()

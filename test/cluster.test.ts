@@ -134,6 +134,11 @@ describe('a cluster of instances', () => {
     sse.doc.getText('t').insert(0, 'via B')
     await waitFor(() => nameSeenBy(onA) === 'hedy lamarr' && textOf(onA) === 'via B', 'the new name and the edit on A')
     expect(refused).toEqual([])
+    // A stream open nowhere: accepted (only its holder could tell); a body no stream could accept never reaches the bus.
+    const awarenessUrl = (server: TestServer) => `http://127.0.0.1:${server.port}/api/docs/sse-presence/awareness?stream=gone`
+    const post = (body: Uint8Array) => fetch(awarenessUrl(b!), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> })
+    expect((await post(Uint8Array.of(0))).status).toBe(202)
+    expect((await post(new Uint8Array(8 * (32 * 1024 + 32) + 1))).status).toBe(413)
     // The stream still owns its id: closing it removes the state everywhere.
     sse.destroy()
     await waitFor(() => nameSeenBy(onA) === undefined && nameSeenBy(onB) === undefined, 'the SSE client to leave A and B')

@@ -49,6 +49,7 @@ export interface RestOptions {
   sse?: SseTransport
   /** Several instances: awareness POSTs for event streams held by another instance go there (sse-routes.ts). */
   forwardAwareness?: (name: string, stream: string, update: Uint8Array) => void
+  maxForwardedAwarenessBytes?: number
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024

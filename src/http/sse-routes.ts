@@ -30,6 +30,8 @@ export interface SseRoutesOptions {
    * does not hold to the instance that does. Absent: such a POST is answered 404.
    */
   forwardAwareness?: (name: string, stream: string, update: Uint8Array) => void
+  /** Largest awareness update forwarded: what a stream may announce (its ids × their largest state), not the body limit. */
+  maxForwardedAwarenessBytes?: number
 }
 
 interface EventsQuery {
@@ -87,7 +89,7 @@ function lastEventIdOf(request: FastifyRequest<{ Querystring: EventsQuery }>): n
   return Number(raw)
 }
 
-export const sseRoutes: FastifyPluginAsync<SseRoutesOptions> = async (app, { sse, maxBodyBytes, guard, forwardAwareness }) => {
+export const sseRoutes: FastifyPluginAsync<SseRoutesOptions> = async (app, { sse, maxBodyBytes, guard, forwardAwareness, maxForwardedAwarenessBytes = maxBodyBytes }) => {
   if (guard) app.addHook('onRequest', withQueryToken(guard))
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
@@ -166,6 +168,10 @@ export const sseRoutes: FastifyPluginAsync<SseRoutesOptions> = async (app, { sse
     if (!Buffer.isBuffer(request.body)) throw new HttpError(415, 'send the awareness update as application/octet-stream')
     const stream = sse.get(request.query.stream)
     if (!stream && forwardAwareness) {
+      // Every instance with the document receives it: a body only the limit of the REST API bounds must not reach the bus.
+      if (request.body.byteLength > maxForwardedAwarenessBytes) {
+        throw new HttpError(413, `an awareness update for a stream on another instance may hold ${maxForwardedAwarenessBytes} bytes at most`)
+      }
       // A copy that owns its buffer, as below; which instance holds the stream only that one knows.
       forwardAwareness(name, request.query.stream, new Uint8Array(request.body))
       return reply.code(202).send()
