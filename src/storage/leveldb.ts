@@ -153,9 +153,15 @@ export class LevelDocStore implements DocStore {
     await this.settled()
     if (meta.seq === meta.baseSeq) {
       // Nothing in the log (all folded into the base, as after an unload, or a new document): one
-      // read, no snapshot, no iterator — those took ~20 % of the churn bench's CPU. Or no read at all.
-      const base = this.metas.recentBases.get(name, meta.baseSeq) ?? (await this.base.get(name))
-      return { updates: base ? [base as Bytes] : [], seq: last }
+      // read, no snapshot, no iterator — those took ~20 % of the churn bench's CPU. Or no read at all:
+      // documents opened and closed again without edits (nothing to compact) are cached here too.
+      const baseSeq = meta.baseSeq
+      let base = this.metas.recentBases.get(name, baseSeq)
+      if (!base) {
+        base = (await this.base.get(name)) as Bytes | undefined
+        if (base && meta.baseSeq === baseSeq && meta.seq === baseSeq) this.metas.recentBases.set(name, baseSeq, base)
+      }
+      return { updates: base ? [base] : [], seq: last }
     }
     // Base and log are read from one snapshot: a compaction committing between the two reads
     // would otherwise pair the old base with a log it already pruned. The cached baseSeq is never
