@@ -8,7 +8,7 @@
  *   node bench/run.mjs                       all scenarios, full size, 2 runs per server (~13 min on 2 cores)
  *   node bench/run.mjs --quick               small sizes, 1 run per server (~1.5 min; CI)
  *   node bench/run.mjs --scenario fanout     one scenario (repeatable, or comma-separated)
- *   node bench/run.mjs --target quire        only these servers (quire, quire-pg, quire-cluster, y-websocket, hocuspocus, quire-hp, floor; comma-separated)
+ *   node bench/run.mjs --target quire        only these servers (quire, quire-pg, quire-cluster, y-websocket, hocuspocus, quire-hp, quire-b, floor; comma-separated)
  *   node bench/run.mjs --repeat 3            runs per server and scenario
  *   node bench/run.mjs --set durationS=5     override a parameter in every scenario that has it
  *   node bench/run.mjs --write-docs          also rewrite the generated part of docs/benchmarks.md
@@ -67,6 +67,7 @@ const names = list(values.scenario).length ? list(values.scenario) : Object.keys
 for (const n of names) if (!SCENARIOS[n]) die(`unknown scenario ${n}`)
 const targetList = list(values.target).concat(list(values.server))
 for (const t of targetList) if (!SERVERS[t]) die(`unknown target ${t}`)
+if (targetList.includes('quire-b') && !process.env.BENCH_QUIRE_B) die('quire-b needs BENCH_QUIRE_B=<dist dir of the other build> (e.g. cp -r dist dist-b)')
 // Always in the descriptors' order, so Quire's columns come first and a variant follows its baseline.
 const targets = Object.keys(SERVERS).filter((t) => (targetList.length ? targetList.includes(t) : names.some((n) => runsByDefault(n, t))))
 const runsIn = (scenarioName, t) => targetList.length > 0 || runsByDefault(scenarioName, t)

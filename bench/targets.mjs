@@ -15,6 +15,8 @@
  *                bench/peers so installing Quire does not build SQLite) through bench/peers/hocuspocus-server.mjs: the documents in <dataDir>/hocuspocus.sqlite,
  *                PORT=0, quiet. Its clients speak the Hocuspocus framing (document name before
  *                every message, Auth first: bench/client.mjs).
+ *   quire-b      another build of Quire (BENCH_QUIRE_B=<its dist dir>, optionally BENCH_QUIRE_B_NODE_ARGS), for A/B
+ *                runs against `quire`; only with --target
  *   floor        bench/floor-relay.mjs, a raw `ws` relay that forwards every frame to the other
  *                sockets of the same path without decoding. It stores nothing and does no sync.
  */
