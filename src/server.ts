@@ -189,7 +189,7 @@ export const quire = fp<QuireOptions>(
       const sse = attachSse(app, { registry, store, log: app.log, metrics, guard: socketGuard })
       // An awareness entry's client id, clock and length prefix take at most 32 bytes besides its state.
       const maxForwardedAwarenessBytes = limits.maxAwarenessClients * (limits.maxAwarenessBytes + 32)
-      // Awareness POSTed to another instance for a stream held here (docs/sse.md, "Several instances").
+      // Awareness POSTed to another instance for a stream held here (docs/sse.md, "Proxies").
       cluster?.onStreamAwareness((name, id, update) => {
         const stream = sse.get(id)
         if (stream?.name === name && stream.isLive) stream.receiveAwareness(update)
