@@ -2,31 +2,22 @@
  * The cluster when something dies: an instance SIGKILLed in the middle of a burst of edits (real
  * `quire serve` children), and Redis stopped and started again (a redis-server of the test's own).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { WebsocketProvider } from 'y-websocket'
 import { cleanup, connect, startServer, synced, waitFor, type TestServer } from './helpers.js'
 import { killChildren, startChild, type ChildServer } from './child-server.js'
-import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-helpers.js'
-import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis, startPrivateRedis, type PrivateRedis } from './cluster-helpers.js'
+import { randomSchema } from './postgres-helpers.js'
+import { SHARED_REDIS_URL, sharedPostgresAndRedis, startPrivateRedis, type PrivateRedis } from './cluster-helpers.js'
 import { PostgresDocStore } from '../src/index.js'
 
-let database: TestDatabase
-const prefixes: string[] = []
+const shared = sharedPostgresAndRedis()
 const redises: PrivateRedis[] = []
 
-beforeAll(async () => {
-  await requireSharedRedis()
-  database = await createTestDatabase()
-})
 afterEach(async () => {
   await cleanup()
   await killChildren()
   for (const redis of redises.splice(0)) await redis.stop()
-  for (const prefix of prefixes.splice(0)) await dropPrefix(prefix)
-})
-afterAll(async () => {
-  await database?.drop()
 })
 
 const textOf = (p: WebsocketProvider | Y.Doc) => ('doc' in p ? p.doc : p).getText('t').toString()
@@ -47,9 +38,8 @@ function keepWriting(writers: WebsocketProvider[], ms: number): () => void {
 describe('an instance killed during a burst of edits', () => {
   it('loses nothing any client saw, and its clients reconnect elsewhere and converge', async () => {
     const schema = randomSchema()
-    const prefix = randomPrefix()
-    prefixes.push(prefix)
-    const env = (i: number) => ({ DATABASE_URL: database.url, DATABASE_SCHEMA: schema, REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: prefix, INSTANCE_ID: `kill-${i}` })
+    const prefix = shared.prefix()
+    const env = (i: number) => ({ DATABASE_URL: shared.database.url, DATABASE_SCHEMA: schema, REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: prefix, INSTANCE_ID: `kill-${i}` })
     const instances: ChildServer[] = []
     for (let i = 0; i < 3; i++) instances.push(await startChild({ dataDir: '/nonexistent', env: env(i) }))
     const [victim, b, c] = instances as [ChildServer, ChildServer, ChildServer]
@@ -89,7 +79,7 @@ describe('an instance killed during a burst of edits', () => {
     await waitFor(() => everyone.every((p) => textOf(p) === textOf(everyone[0]!)), 'all clients to converge', 15_000)
 
     // The store agrees with the rooms.
-    const store = await PostgresDocStore.open({ connectionString: database.url, schema })
+    const store = await PostgresDocStore.open({ connectionString: shared.database.url, schema })
     try {
       const doc = new Y.Doc()
       for (const update of (await store.load('burst')).updates) Y.applyUpdate(doc, update)
@@ -113,7 +103,7 @@ describe('Redis restarted during editing', () => {
     redises.push(redis)
     const schema = randomSchema()
     const start = (i: number): Promise<TestServer> =>
-      startServer({ databaseUrl: database.url, database: { schema }, redisUrl: redis.url, redisPrefix: 'restart:', instanceId: `r${i}`, clusterTiming: { heartbeatMs: 200, instanceTimeoutMs: 1500 } })
+      startServer({ databaseUrl: shared.database.url, database: { schema }, redisUrl: redis.url, redisPrefix: 'restart:', instanceId: `r${i}`, clusterTiming: { heartbeatMs: 200, instanceTimeoutMs: 1500 } })
     const a = await start(0)
     const b = await start(1)
     const onA = [connect(a.url, 'heal'), connect(a.url, 'heal')]

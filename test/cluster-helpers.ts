@@ -7,7 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll } from 'vitest'
 import { waitFor } from './helpers.js'
+import { createTestDatabase, type TestDatabase } from './postgres-helpers.js'
 
 export const SHARED_REDIS_URL = process.env.QUIRE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -37,6 +39,38 @@ export async function dropPrefix(prefix: string): Promise<void> {
     if (keys.length > 0) await client.del(...keys)
   } finally {
     client.disconnect()
+  }
+}
+
+/**
+ * For a test file whose servers share one PostgreSQL database and the shared Redis: the database
+ * is created once (after checking Redis) and dropped at the end; `prefix()` gives a test a Redis
+ * prefix of its own, whose keys are deleted after it. Call it before the file's own afterEach:
+ * vitest runs after-hooks in reverse order, so the file closes its servers before their keys go.
+ */
+export function sharedPostgresAndRedis(): { readonly database: TestDatabase; prefix(): string } {
+  let database: TestDatabase | undefined
+  const prefixes: string[] = []
+  beforeAll(async () => {
+    await requireSharedRedis()
+    database = await createTestDatabase()
+  })
+  afterEach(async () => {
+    for (const prefix of prefixes.splice(0)) await dropPrefix(prefix)
+  })
+  afterAll(async () => {
+    await database?.drop()
+  })
+  return {
+    get database() {
+      if (!database) throw new Error('the test database is created in beforeAll')
+      return database
+    },
+    prefix() {
+      const prefix = randomPrefix()
+      prefixes.push(prefix)
+      return prefix
+    },
   }
 }
 

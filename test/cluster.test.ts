@@ -3,43 +3,33 @@
  * one document spread over them edit together (updates, awareness, REST writes, deletes) as if
  * on one server. Crashes and Redis restarts are in cluster-failures.test.ts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { WebsocketProvider } from 'y-websocket'
 import { cleanup, connect, startServer, synced, waitFor, type TestServer } from './helpers.js'
-import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-helpers.js'
-import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis } from './cluster-helpers.js'
+import { randomSchema } from './postgres-helpers.js'
+import { SHARED_REDIS_URL, sharedPostgresAndRedis } from './cluster-helpers.js'
 import { docUrl, postUpdate } from './rest-helpers.js'
 import { spawnCli } from './child-server.js'
 import { closeHocuspocusClients, hpProvider, hpSocket, hpSynced } from './hocuspocus-helpers.js'
 import { closeSse, sseProvider, sseSynced } from './sse-helpers.js'
 
-let database: TestDatabase
-const prefixes: string[] = []
+const shared = sharedPostgresAndRedis()
 
-beforeAll(async () => {
-  await requireSharedRedis()
-  database = await createTestDatabase()
-})
 afterEach(async () => {
   closeSse()
   await cleanup()
-  for (const prefix of prefixes.splice(0)) await dropPrefix(prefix)
-})
-afterAll(async () => {
-  await database?.drop()
 })
 
 /** `count` instances sharing a fresh schema and Redis prefix. */
 async function startCluster(count: number, extra: Partial<Parameters<typeof startServer>[0]> = {}): Promise<TestServer[]> {
   const schema = randomSchema()
-  const prefix = randomPrefix()
-  prefixes.push(prefix)
+  const prefix = shared.prefix()
   const servers: TestServer[] = []
   for (let i = 0; i < count; i++) {
     servers.push(
       await startServer({
-        databaseUrl: database.url,
+        databaseUrl: shared.database.url,
         database: { schema },
         redisUrl: SHARED_REDIS_URL,
         redisPrefix: prefix,
@@ -255,7 +245,7 @@ describe('joining a cluster at start-up', () => {
     const alone = spawnCli(['--port', '0', '--redis-url', SHARED_REDIS_URL])
     expect((await alone.exited).code).toBe(2)
     expect(alone.stderr).toMatch(/^quire: --redis-url: a cluster needs --database-url \(DATABASE_URL\)[^\n]*\n$/)
-    const unreachable = spawnCli(['--port', '0'], { DATABASE_URL: database.url, DATABASE_SCHEMA: randomSchema(), REDIS_URL: 'redis://:hunter2@127.0.0.1:1' })
+    const unreachable = spawnCli(['--port', '0'], { DATABASE_URL: shared.database.url, DATABASE_SCHEMA: randomSchema(), REDIS_URL: 'redis://:hunter2@127.0.0.1:1' })
     expect((await unreachable.exited).code).toBe(1)
     expect(unreachable.stderr).toMatch(/^quire: cannot start: cannot reach Redis at redis:\/\/[^\n]*127\.0\.0\.1:1[^\n]*ECONNREFUSED[^\n]*\n$/)
     expect(unreachable.stderr + unreachable.stdout).not.toContain('hunter2')

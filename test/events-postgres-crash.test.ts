@@ -5,28 +5,19 @@
  * lease has run out — with the same event id. The killed instance is `quire serve` as a child
  * process (needs `npm run build`); the survivor runs in this process with short intervals.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup, connect, startServer, synced, tempDir, waitFor, type TestServer } from './helpers.js'
 import { killChildren, startChild, type ChildServer } from './child-server.js'
-import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-helpers.js'
-import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis } from './cluster-helpers.js'
+import { randomSchema } from './postgres-helpers.js'
+import { SHARED_REDIS_URL, sharedPostgresAndRedis } from './cluster-helpers.js'
 import { closeReceivers, fast, startReceiver, type Receiver } from './events-helpers.js'
 
-let database: TestDatabase
-const prefixes: string[] = []
+const shared = sharedPostgresAndRedis()
 
-beforeAll(async () => {
-  await requireSharedRedis()
-  database = await createTestDatabase()
-})
 afterEach(async () => {
   await killChildren()
   await cleanup()
   await closeReceivers()
-  for (const prefix of prefixes.splice(0)) await dropPrefix(prefix)
-})
-afterAll(async () => {
-  await database?.drop()
 })
 
 interface Cluster {
@@ -36,8 +27,7 @@ interface Cluster {
 }
 
 async function newCluster(): Promise<Cluster> {
-  const prefix = randomPrefix()
-  prefixes.push(prefix)
+  const prefix = shared.prefix()
   return { schema: randomSchema(), prefix, receiver: await startReceiver() }
 }
 
@@ -46,7 +36,7 @@ async function child(cluster: Cluster, env: Record<string, string> = {}): Promis
   return startChild({
     dataDir: await tempDir(),
     env: {
-      DATABASE_URL: database.url,
+      DATABASE_URL: shared.database.url,
       DATABASE_SCHEMA: cluster.schema,
       REDIS_URL: SHARED_REDIS_URL,
       REDIS_PREFIX: cluster.prefix,
@@ -61,7 +51,7 @@ async function child(cluster: Cluster, env: Record<string, string> = {}): Promis
 /** An instance in this process that scans every 200 ms for changes older than its 1 s debounce. */
 function survivor(cluster: Cluster): Promise<TestServer> {
   return startServer({
-    databaseUrl: database.url,
+    databaseUrl: shared.database.url,
     database: { schema: cluster.schema },
     redisUrl: SHARED_REDIS_URL,
     redisPrefix: cluster.prefix,
@@ -72,7 +62,7 @@ function survivor(cluster: Cluster): Promise<TestServer> {
 }
 
 const storedSeq = async (cluster: Cluster, name: string) =>
-  (await database.query<{ seq: number }>(`SELECT seq::int AS seq FROM ${cluster.schema}.quire_docs WHERE name = $1`, [name])).rows[0]?.seq ?? 0
+  (await shared.database.query<{ seq: number }>(`SELECT seq::int AS seq FROM ${cluster.schema}.quire_docs WHERE name = $1`, [name])).rows[0]?.seq ?? 0
 
 const from = (url: string) => new URL(url, 'http://x').searchParams.get('instance')
 

@@ -5,28 +5,19 @@
  * instance — and starting together on existing documents without announcing them.
  * Crashes (SIGKILL) are in events-postgres-crash.test.ts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { cleanup, connect, startServer, synced, waitFor, type TestServer } from './helpers.js'
-import { createTestDatabase, randomSchema, type TestDatabase } from './postgres-helpers.js'
-import { SHARED_REDIS_URL, dropPrefix, randomPrefix, requireSharedRedis } from './cluster-helpers.js'
+import { randomSchema } from './postgres-helpers.js'
+import { SHARED_REDIS_URL, sharedPostgresAndRedis } from './cluster-helpers.js'
 import { closeReceivers, expectCreatedUpdatedDeleted, fast, startReceiver, type Receiver, type Received } from './events-helpers.js'
 import { docUrl, postUpdate } from './rest-helpers.js'
 
-let database: TestDatabase
-const prefixes: string[] = []
+const shared = sharedPostgresAndRedis()
 
-beforeAll(async () => {
-  await requireSharedRedis()
-  database = await createTestDatabase()
-})
 afterEach(async () => {
   await cleanup()
   await closeReceivers()
-  for (const prefix of prefixes.splice(0)) await dropPrefix(prefix)
-})
-afterAll(async () => {
-  await database?.drop()
 })
 
 /**
@@ -36,7 +27,7 @@ afterAll(async () => {
  */
 function instance(schema: string, id: string, receiver: Receiver, cluster?: string): Promise<TestServer> {
   return startServer({
-    databaseUrl: database.url,
+    databaseUrl: shared.database.url,
     database: { schema },
     ...(cluster && { redisUrl: SHARED_REDIS_URL, redisPrefix: cluster, instanceId: id, clusterTiming: { heartbeatMs: 200, instanceTimeoutMs: 1000 } }),
     changeEvents: { webhooks: [{ url: `${receiver.url}?instance=${id}`, secrets: [receiver.secret] }], ...fast, scanMs: 200 },
@@ -44,13 +35,12 @@ function instance(schema: string, id: string, receiver: Receiver, cluster?: stri
 }
 
 function newCluster(): string {
-  const prefix = randomPrefix()
-  prefixes.push(prefix)
+  const prefix = shared.prefix()
   return prefix
 }
 
 const storedSeq = async (schema: string, name: string) =>
-  (await database.query<{ seq: number }>(`SELECT seq::int AS seq FROM ${schema}.quire_docs WHERE name = $1`, [name])).rows[0]?.seq ?? 0
+  (await shared.database.query<{ seq: number }>(`SELECT seq::int AS seq FROM ${schema}.quire_docs WHERE name = $1`, [name])).rows[0]?.seq ?? 0
 
 /** The events of `name` with a range, by fromSeq. */
 const rangesOf = (receiver: Receiver, name: string): Received[] =>
@@ -113,7 +103,7 @@ describe('change events on PostgreSQL', () => {
 
   it('two instances starting together on existing documents take them as the starting point, once', async () => {
     const schema = randomSchema()
-    const before = await startServer({ databaseUrl: database.url, database: { schema } }) // events off
+    const before = await startServer({ databaseUrl: shared.database.url, database: { schema } }) // events off
     for (const [i, name] of ['one', 'two', 'three'].entries()) {
       for (let n = 0; n <= i; n++) {
         const doc = new Y.Doc()
@@ -124,7 +114,7 @@ describe('change events on PostgreSQL', () => {
     await before.close()
     const receiver = await startReceiver()
     const [a, b] = await Promise.all([instance(schema, 'a', receiver), instance(schema, 'b', receiver)])
-    const rows = async (table: string) => (await database.query(`SELECT * FROM ${schema}.${table} ORDER BY 1`)).rows
+    const rows = async (table: string) => (await shared.database.query(`SELECT * FROM ${schema}.${table} ORDER BY 1`)).rows
     expect(await rows('quire_event_state')).toHaveLength(1)
     expect(await rows('quire_event_outbox')).toEqual([])
     expect((await rows('quire_event_watermarks')).map((r) => [r.name, Number(r.seq)])).toEqual([['one', 1], ['three', 3], ['two', 2]])
