@@ -201,8 +201,7 @@ export class Cluster implements RoomObserver {
         entry.room.applyRemoteStateless(message.payload)
         break
       case 'stream-awareness':
-        // A copy that owns its buffer: the message's bytes are a view into the whole Redis payload.
-        this.streamAwareness?.(name, message.stream, message.update.slice())
+        this.streamAwareness?.(name, message.stream, message.update)
         break
     }
   }

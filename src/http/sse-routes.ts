@@ -172,15 +172,14 @@ export const sseRoutes: FastifyPluginAsync<SseRoutesOptions> = async (app, { sse
       if (request.body.byteLength > maxForwardedAwarenessBytes) {
         throw new HttpError(413, `an awareness update for a stream on another instance may hold ${maxForwardedAwarenessBytes} bytes at most`)
       }
-      // A copy that owns its buffer, as below; which instance holds the stream only that one knows.
-      forwardAwareness(name, request.query.stream, new Uint8Array(request.body))
+      // Which instance holds the stream only that one knows.
+      forwardAwareness(name, request.query.stream, request.body)
       return reply.code(202).send()
     }
     if (!stream || stream.name !== name || !stream.isLive) {
       throw new HttpError(404, `no open event stream ${JSON.stringify(request.query.stream.slice(0, 64))} for this document: open …/events and use the stream of its sync event`)
     }
-    // A copy that owns its buffer: lib0 decoders read past the end of a view into a pooled one.
-    const refused = stream.receiveAwareness(new Uint8Array(request.body))
+    const refused = stream.receiveAwareness(request.body)
     if (refused) throw new HttpError(httpStatusOf(refused.code), refused.reason)
     return reply.code(204).send()
   })

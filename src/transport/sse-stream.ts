@@ -138,7 +138,9 @@ export class SseStream {
 
   /**
    * An awareness update POSTed for this stream: handled as the WebSocket's awareness message
-   * (rate limit, ownership, sizes). The refusal, if any: the stream is closed with it.
+   * (rate limit, ownership, sizes). The refusal, if any: the stream is closed with it. `update` may
+   * be a view into a larger buffer (a pooled request body, a bus message): it is copied into a
+   * frame of its own before anything decodes it, since lib0 decoders can read past a view's end.
    */
   receiveAwareness(update: Uint8Array): { code: CloseErrorCode; reason: string } | null {
     if (this.phase !== 'live') return { code: 'QUIRE_SHUTTING_DOWN', reason: 'stream closed' }
