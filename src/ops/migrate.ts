@@ -16,6 +16,7 @@
  * it, and documents likewise get new `createdAt`/`updatedAt`.
  */
 import * as Y from 'yjs'
+import { docFromUpdates } from '../content/update.js'
 import type { DocStore, VersionInfo } from '../storage/doc-store.js'
 
 export type Outcome = 'copied' | 'completed' | 'skipped' | 'conflict'
@@ -152,7 +153,7 @@ function mergedContent(updates: Uint8Array[]): Uint8Array {
  * nothing pending on either side.
  */
 export function sameState(a: Uint8Array[], b: Uint8Array[]): boolean {
-  const [left, right] = [docOf(a), docOf(b)]
+  const [left, right] = [docFromUpdates(a), docFromUpdates(b)]
   try {
     if (!equalBytes(Y.encodeStateVector(left), Y.encodeStateVector(right))) return false
     if (equalBytes(Y.encodeStateAsUpdate(left), Y.encodeStateAsUpdate(right))) return true
@@ -162,14 +163,6 @@ export function sameState(a: Uint8Array[], b: Uint8Array[]): boolean {
     left.destroy()
     right.destroy()
   }
-}
-
-function docOf(updates: Uint8Array[]): Y.Doc {
-  const doc = new Y.Doc()
-  doc.transact(() => {
-    for (const update of updates) Y.applyUpdate(doc, update)
-  })
-  return doc
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

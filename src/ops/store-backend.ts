@@ -4,7 +4,7 @@
  * stopped too). No rooms, no clients: reading is loading, writing is appending, as a server does.
  */
 import * as Y from 'yjs'
-import { checkUpdate } from '../content/update.js'
+import { checkUpdate, docFromUpdates } from '../content/update.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { BackupDocument } from './backup-format.js'
 import type { Backend, Compaction, DocMeta, ImportResult, RestoreProgress } from './backend.js'
@@ -119,10 +119,6 @@ export class StoreBackend implements Backend {
     const { updates, seq } = await this.store.load(name)
     this.store.release(name)
     if (seq === 0) return null
-    const doc = new Y.Doc()
-    doc.transact(() => {
-      for (const update of updates) Y.applyUpdate(doc, update)
-    })
-    return doc
+    return docFromUpdates(updates, name)
   }
 }

@@ -8,6 +8,7 @@
  * is never read half-compacted or written after a delete.
  */
 import * as Y from 'yjs'
+import { docFromUpdates } from '../content/update.js'
 import type { DocStore } from '../storage/doc-store.js'
 import type { CloseErrorCode } from '../protocol/close-codes.js'
 import type { Logger, Peer } from './peer.js'
@@ -146,11 +147,8 @@ export class RoomRegistry {
     const { updates, seq } = await stored
     this.store.release(name) // nothing of this document stays cached
     if (seq === 0) return undefined
-    const doc = new Y.Doc({ guid: name }) // not a random UUID: see Room
+    const doc = docFromUpdates(updates, name)
     try {
-      doc.transact(() => {
-        for (const update of updates) Y.applyUpdate(doc, update)
-      })
       return use(doc)
     } finally {
       doc.destroy()

@@ -18,6 +18,7 @@ import {
 } from '../protocol/messages.js'
 import { ProtocolError, type CloseErrorCode } from '../protocol/close-codes.js'
 import { missingDependency } from '../content/dependencies.js'
+import { docFromUpdates } from '../content/update.js'
 import type { AppendResult, DocStore, LoadedDoc } from '../storage/doc-store.js'
 import type { Logger, Peer } from './peer.js'
 import { DocSizeQuota } from '../limits/doc-size.js'
@@ -138,13 +139,10 @@ export class Room {
     limits: RoomLimits = {},
     private readonly metrics: RoomMetrics = noRoomMetrics,
   ) {
-    // A guid of our own: Y.Doc's default, a random UUID, draws 31 random numbers from the OS, ~7 % of
-    // the churn bench's CPU. The guid names subdocuments only; a server document has none.
-    this.doc = new Y.Doc({ guid: name })
+    // Named, not a random UUID (see docFromUpdates): the guid names subdocuments only, and a server
+    // document has none.
+    this.doc = docFromUpdates(loaded.updates, name)
     this.quota = new DocSizeQuota(limits.maxDocumentBytes ?? 0, loaded.updates)
-    this.doc.transact(() => {
-      for (const update of loaded.updates) Y.applyUpdate(this.doc, update)
-    })
     this.loadedSeq = loaded.seq
     this.lastAppend = Promise.resolve({ seq: loaded.seq, compactionDue: false })
     this.awareness = new Awareness(this.doc)

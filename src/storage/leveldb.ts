@@ -33,6 +33,7 @@
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import * as Y from 'yjs'
+import { docFromUpdates } from '../content/update.js'
 import { Level } from 'level'
 import { GroupCommit } from './group-commit.js'
 import { LevelMetas, type BatchState, type PendingCompaction } from './level-metas.js'
@@ -298,11 +299,8 @@ export class LevelDocStore implements DocStore {
 
   private async mergeStored(name: string): Promise<Snapshot> {
     const { updates, seq } = await this.load(name)
-    const doc = new Y.Doc({ guid: name }) // not a random UUID: see Room
+    const doc = docFromUpdates(updates, name)
     try {
-      doc.transact(() => {
-        for (const update of updates) Y.applyUpdate(doc, update)
-      })
       return { state: Y.encodeStateAsUpdate(doc), seq }
     } finally {
       doc.destroy()

@@ -10,6 +10,7 @@
  * locks last, for a relative update of the log counters.
  */
 import * as Y from 'yjs'
+import { docFromUpdates } from '../content/update.js'
 import type { PostgresDatabase, Query } from './postgres-db.js'
 import { DOC_LOCK_CLASS, type Tables } from './postgres-schema.js'
 
@@ -64,11 +65,8 @@ export async function compactDocument(db: PostgresDatabase, t: Tables, name: str
 
 /** The stored base and log entries merged into one state, garbage-collected like a live document's. */
 function merge(updates: Uint8Array[]): Uint8Array {
-  const doc = new Y.Doc()
+  const doc = docFromUpdates(updates)
   try {
-    doc.transact(() => {
-      for (const update of updates) Y.applyUpdate(doc, update)
-    })
     return Y.encodeStateAsUpdate(doc)
   } finally {
     doc.destroy()
